@@ -1,12 +1,12 @@
-// Package metadata is the cluster's metadata: topics, topic ids, partitions, leaders,
-// configs and producer-id blocks, as an immutable Image changed only by applying Records.
-// Records are ordered and persisted by a Quorum (a local file on a single node, a Raft log
-// in a cluster); the Controller validates requests and turns them into records.
 package metadata
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
 )
 
 // UUID is a Kafka topic id.
@@ -14,6 +14,40 @@ type UUID [16]byte
 
 // String renders the id as Kafka does (URL-safe base64 without padding).
 func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
+
+// MarshalText renders the id as String does, so ids are readable in JSON.
+func (u UUID) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
+
+// UnmarshalText parses the form String produces.
+func (u *UUID) UnmarshalText(b []byte) error {
+	if len(b) != 22 { // base64 of 16 bytes without padding
+		return fmt.Errorf("metadata: uuid %q: want 22 characters, got %d", b, len(b))
+	}
+	var out UUID
+	n, err := base64.RawURLEncoding.Decode(out[:], b)
+	if err != nil || n != 16 {
+		return fmt.Errorf("metadata: uuid %q: not base64url", b)
+	}
+	*u = out
+	return nil
+}
+
+// IsZero reports whether u is the zero id, which Kafka reserves for "no topic id".
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// RandomUUID returns a random id as Kafka's Uuid.randomUuid does: never the reserved
+// zero or metadata-topic (0...01) ids, and never one whose string starts with '-' (it
+// would read as a command-line flag).
+func RandomUUID() UUID {
+	for {
+		var u UUID
+		_, _ = rand.Read(u[:]) // crypto/rand.Read never fails on supported platforms
+		if u.IsZero() || u == (UUID{15: 1}) || u.String()[0] == '-' {
+			continue
+		}
+		return u
+	}
+}
 
 // Partition is one partition's placement.
 type Partition struct {
@@ -25,12 +59,44 @@ type Partition struct {
 	PartitionEpoch int32
 }
 
+// HasLeader reports whether the partition has a leader (Leader is -1 when it has none).
+func (p *Partition) HasLeader() bool { return p.Leader >= 0 }
+
+// OfflineReplicas returns the replicas that are not registered brokers in img, in
+// replica order, for the Metadata response's offline_replicas; nil when there are none.
+func (p *Partition) OfflineReplicas(img *Image) []int32 {
+	var out []int32
+	for _, r := range p.Replicas {
+		if _, ok := img.Brokers[r]; !ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Topic is a topic and its partitions.
 type Topic struct {
 	Name       string
 	ID         UUID
 	Partitions []Partition       // indexed by partition id
 	Configs    map[string]string // topic-level overrides only
+}
+
+// Partition returns partition id of the topic, or nil if it has no such partition.
+func (t *Topic) Partition(id int32) *Partition {
+	if t == nil || id < 0 || int(id) >= len(t.Partitions) {
+		return nil
+	}
+	return &t.Partitions[id]
+}
+
+// ReplicationFactor is the replica count of partition 0 (Kafka reports a topic's
+// replication factor that way); 0 for a topic without partitions.
+func (t *Topic) ReplicationFactor() int16 {
+	if t == nil || len(t.Partitions) == 0 {
+		return 0
+	}
+	return int16(len(t.Partitions[0].Replicas))
 }
 
 // Broker is a registered broker.
@@ -50,12 +116,55 @@ type Image struct {
 	Topics         map[string]*Topic
 	TopicsByID     map[UUID]*Topic
 	NextProducerID int64
+	// BrokerConfigs holds dynamic broker configs by resource name: "" is the cluster-wide
+	// default, a decimal broker id is that broker's override.
+	BrokerConfigs map[string]map[string]string
 	// Offset is the number of records applied to reach this image.
 	Offset int64
 }
 
-// Record is one metadata change.
-type Record struct{}
+// NewImage returns the empty image records are applied to: no cluster id, no
+// controller (-1), no brokers, no topics.
+func NewImage() *Image {
+	return &Image{ControllerID: -1}
+}
+
+// Topic returns the named topic, or nil.
+func (img *Image) Topic(name string) *Topic { return img.Topics[name] }
+
+// TopicByID returns the topic with id, or nil.
+func (img *Image) TopicByID(id UUID) *Topic { return img.TopicsByID[id] }
+
+// TopicNames returns all topic names, sorted.
+func (img *Image) TopicNames() []string {
+	names := make([]string, 0, len(img.Topics))
+	for n := range img.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Partition returns a partition of the named topic, or nil if either is unknown.
+func (img *Image) Partition(topic string, partition int32) *Partition {
+	return img.Topics[topic].Partition(partition)
+}
+
+// Broker returns a registered broker.
+func (img *Image) Broker(id int32) (Broker, bool) {
+	b, ok := img.Brokers[id]
+	return b, ok
+}
+
+// BrokerIDs returns the ids of all registered brokers, sorted.
+func (img *Image) BrokerIDs() []int32 {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
 
 // Quorum orders and persists records.
 type Quorum interface {
@@ -68,85 +177,16 @@ type Quorum interface {
 	Close() error
 }
 
-// Controller validates metadata requests and proposes the records that carry them out.
-type Controller struct{}
-
-// ControllerConfig holds the broker defaults the controller applies.
-type ControllerConfig struct {
-	NodeID                   int32
-	NumPartitions            int32 // num.partitions
-	DefaultReplicationFactor int16 // default.replication.factor
-	// ValidateTopicConfig checks a topic's full set of overrides; it returns an error
-	// naming the bad key (answered as INVALID_CONFIG).
-	ValidateTopicConfig func(configs map[string]string) error
+// RegisterBroker makes b's registration in q's image current: it proposes a
+// RegisterBroker record unless the image already holds exactly b. A broker calls it at
+// start to publish its advertised host, port and rack.
+func RegisterBroker(ctx context.Context, q Quorum, b Broker) error {
+	if cur, ok := q.Image().Brokers[b.ID]; ok && cur == b {
+		return nil
+	}
+	_, err := q.Propose(ctx, []Record{{
+		Type:           RecordRegisterBroker,
+		RegisterBroker: &RegisterBrokerRecord{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack},
+	}})
+	return err
 }
-
-// NewController returns a controller proposing to q.
-func NewController(q Quorum, cfg ControllerConfig) *Controller { return &Controller{} }
-
-// CreateTopicSpec is one topic of a CreateTopics request. NumPartitions and
-// ReplicationFactor of -1 mean the broker default; Assignments, if set, fixes the replicas.
-type CreateTopicSpec struct {
-	Name              string
-	NumPartitions     int32
-	ReplicationFactor int16
-	Assignments       map[int32][]int32
-	Configs           map[string]string
-}
-
-// CreateTopic creates a topic. Errors are *kerr.Error values wrapped with context:
-// TopicAlreadyExists, InvalidTopicException, InvalidPartitions, InvalidReplicationFactor,
-// InvalidReplicaAssignment, InvalidConfig.
-func (c *Controller) CreateTopic(ctx context.Context, spec CreateTopicSpec, validateOnly bool) (*Topic, error) {
-	return nil, nil
-}
-
-// DeleteTopic deletes a topic by name (or by id when name is empty):
-// UnknownTopicOrPartition / UnknownTopicID when missing.
-func (c *Controller) DeleteTopic(ctx context.Context, name string, id UUID) (*Topic, error) {
-	return nil, nil
-}
-
-// CreatePartitions grows a topic to total partitions (InvalidPartitions if not larger).
-func (c *Controller) CreatePartitions(ctx context.Context, topic string, total int32, assignments [][]int32, validateOnly bool) error {
-	return nil
-}
-
-// ConfigOp is one IncrementalAlterConfigs operation.
-type ConfigOp struct {
-	Key   string
-	Op    ConfigOpType
-	Value *string
-}
-
-// ConfigOpType is Kafka's IncrementalAlterConfigs op.
-type ConfigOpType int8
-
-const (
-	OpSet      ConfigOpType = 0
-	OpDelete   ConfigOpType = 1
-	OpAppend   ConfigOpType = 2
-	OpSubtract ConfigOpType = 3
-)
-
-// IncrementalAlterTopicConfigs applies ops to a topic's overrides.
-func (c *Controller) IncrementalAlterTopicConfigs(ctx context.Context, topic string, ops []ConfigOp, validateOnly bool) error {
-	return nil
-}
-
-// ReplaceTopicConfigs sets a topic's overrides to exactly configs (legacy AlterConfigs).
-func (c *Controller) ReplaceTopicConfigs(ctx context.Context, topic string, configs map[string]string, validateOnly bool) error {
-	return nil
-}
-
-// AllocateProducerIDs reserves count producer ids and returns the first.
-func (c *Controller) AllocateProducerIDs(ctx context.Context, count int64) (int64, error) {
-	return 0, nil
-}
-
-// ValidateTopicName checks a topic name as Kafka does; it returns a wrapped
-// kerr.InvalidTopicException naming the problem.
-func ValidateTopicName(name string) error { return nil }
-
-// OpenLocalQuorum opens the single-node quorum persisted in dir.
-func OpenLocalQuorum(dir string, clusterID string, nodeID int32) (Quorum, error) { return nil, nil }
