@@ -1,0 +1,192 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// conn is one client connection. It is used only by its own goroutine.
+type conn struct {
+	b        *Broker
+	nc       net.Conn
+	r        *bufio.Reader
+	w        *bufio.Writer
+	logger   *slog.Logger
+	clientID string
+	// wbuf is reused for encoding responses.
+	wbuf []byte
+}
+
+// errClose marks a request that violates the protocol badly enough that the
+// connection is closed, as Kafka does, rather than answered.
+var errClose = errors.New("broker: closing connection")
+
+// requestHeader is the part of a request before its body.
+type requestHeader struct {
+	key           int16
+	version       int16
+	correlationID int32
+	clientID      *string
+}
+
+// serve reads, handles and answers requests until the connection fails or ctx ends.
+func (c *conn) serve(ctx context.Context) {
+	for {
+		frame, err := c.readFrame()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+				c.logger.Info("closing connection", "err", err)
+			}
+			return
+		}
+		if err := c.handleFrame(ctx, frame); err != nil {
+			if ctx.Err() == nil {
+				c.logger.Info("closing connection", "err", err)
+			}
+			return
+		}
+		// Flush only when no further pipelined request is already buffered, so a burst of
+		// requests is answered with few writes.
+		if c.r.Buffered() == 0 {
+			if err := c.w.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// readFrame reads one size-prefixed request. The size is checked against
+// socket.request.max.bytes before anything is allocated for it.
+func (c *conn) readFrame() ([]byte, error) {
+	var sz [4]byte
+	if _, err := io.ReadFull(c.r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(sz[:]))
+	// A request header is at least key, version and correlation id.
+	if n < 8 {
+		return nil, fmt.Errorf("broker: request size %d is too small", n)
+	}
+	if n > c.b.cfg.SocketRequestMaxBytes {
+		return nil, fmt.Errorf("broker: request size %d is larger than socket.request.max.bytes (%d)", n, c.b.cfg.SocketRequestMaxBytes)
+	}
+	frame := make([]byte, n)
+	if _, err := io.ReadFull(c.r, frame); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return frame, nil
+}
+
+// errUnsupportedApiVersions is returned by decodeRequest for an ApiVersions request
+// of a version we do not know; it is answered, not closed (KIP-511).
+var errUnsupportedApiVersions = errors.New("broker: unsupported ApiVersions version")
+
+// decodeRequest parses a request frame: the header, then the body with kmsg. Errors
+// mean the connection must be closed (a malformed frame, an API or version we do not
+// serve), except errUnsupportedApiVersions.
+func decodeRequest(apis map[kmsg.Key]api, frame []byte) (requestHeader, kmsg.Request, error) {
+	rd := kbin.Reader{Src: frame}
+	hdr := requestHeader{
+		key:           rd.Int16(),
+		version:       rd.Int16(),
+		correlationID: rd.Int32(),
+		clientID:      rd.NullableString(),
+	}
+	if err := rd.Complete(); err != nil {
+		return hdr, nil, fmt.Errorf("broker: malformed request header: %w", err)
+	}
+	a, ok := apis[kmsg.Key(hdr.key)]
+	if !ok {
+		return hdr, nil, fmt.Errorf("broker: unsupported API key %d: %w", hdr.key, errClose)
+	}
+	if hdr.version < a.minVersion || hdr.version > a.maxVersion {
+		if a.key == kmsg.ApiVersions {
+			return hdr, nil, errUnsupportedApiVersions
+		}
+		return hdr, nil, fmt.Errorf("broker: %s version %d is outside %d-%d: %w", a.key.Name(), hdr.version, a.minVersion, a.maxVersion, errClose)
+	}
+	req := kmsg.RequestForKey(hdr.key)
+	req.SetVersion(hdr.version)
+	if req.IsFlexible() {
+		kmsg.SkipTags(&rd)
+		if err := rd.Complete(); err != nil {
+			return hdr, nil, fmt.Errorf("broker: malformed request header tags: %w", err)
+		}
+	}
+	if err := req.ReadFrom(rd.Src); err != nil {
+		return hdr, nil, fmt.Errorf("broker: malformed %s v%d request: %w", a.key.Name(), hdr.version, err)
+	}
+	return hdr, req, nil
+}
+
+// handleFrame decodes and serves one request.
+func (c *conn) handleFrame(ctx context.Context, frame []byte) error {
+	hdr, req, err := decodeRequest(c.b.apis, frame)
+	if errors.Is(err, errUnsupportedApiVersions) {
+		// Answer with version 0 and UNSUPPORTED_VERSION so the client can retry with a
+		// version we list.
+		resp := c.b.apiVersionsResponse()
+		resp.SetVersion(0)
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return c.writeResponse(hdr, resp)
+	}
+	if err != nil {
+		return err
+	}
+	if hdr.clientID != nil {
+		c.clientID = *hdr.clientID
+	}
+	resp, err := c.b.apis[kmsg.Key(hdr.key)].handle(ctx, c, req)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		return nil
+	}
+	return c.writeResponse(hdr, resp)
+}
+
+// writeResponse encodes resp with the response header its API and version call for.
+func (c *conn) writeResponse(hdr requestHeader, resp kmsg.Response) error {
+	if resp.GetVersion() != hdr.version && hdr.key != kmsg.ApiVersions.Int16() {
+		resp.SetVersion(hdr.version)
+	}
+	buf := append(c.wbuf[:0], 0, 0, 0, 0)
+	buf = kbin.AppendInt32(buf, hdr.correlationID)
+	// Flexible responses have a header with tags, except ApiVersions, whose response
+	// header is always version 0 so that any client can read it.
+	if resp.IsFlexible() && hdr.key != kmsg.ApiVersions.Int16() {
+		buf = append(buf, 0)
+	}
+	buf = resp.AppendTo(buf)
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+	_, err := c.w.Write(buf)
+	// Keep a modest buffer for the next response; drop one grown by a large fetch.
+	if cap(buf) <= 1<<20 {
+		c.wbuf = buf
+	}
+	return err
+}
+
+func newConn(b *Broker, nc net.Conn) *conn {
+	return &conn{
+		b:      b,
+		nc:     nc,
+		r:      bufio.NewReaderSize(nc, 64<<10),
+		w:      bufio.NewWriterSize(nc, 64<<10),
+		logger: b.logger.With("remote", nc.RemoteAddr().String()),
+	}
+}

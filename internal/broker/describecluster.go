@@ -1,0 +1,46 @@
+package broker
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Endpoint types of DescribeCluster v1+.
+const (
+	endpointBrokers     = 1
+	endpointControllers = 2
+)
+
+func (b *Broker) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	resp.EndpointType = req.EndpointType
+	if req.Version >= 1 && req.EndpointType != endpointBrokers {
+		// As Kafka: controllers are described by controllers, not on broker listeners.
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		return resp, nil
+	}
+	img := b.quorum.Image()
+	resp.ClusterID = img.ClusterID
+	resp.ControllerID = img.ControllerID
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		br := img.Brokers[id]
+		rb := kmsg.NewDescribeClusterResponseBroker()
+		rb.NodeID = br.ID
+		rb.Host = br.Host
+		rb.Port = br.Port
+		if br.Rack != "" {
+			rb.Rack = kmsg.StringPtr(br.Rack)
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	return resp, nil
+}
