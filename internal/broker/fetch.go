@@ -133,6 +133,10 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				sp.RecordBatches = res.Records
 				total += len(res.Records)
 			}
+			if sp.RecordBatches == nil {
+				// Empty, not null: librdkafka rejects a null record set.
+				sp.RecordBatches = []byte{}
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -1,8 +1,22 @@
 package commitlog
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-io/samsa/internal/producerstate"
 )
 
 // TimestampType is message.timestamp.type.
@@ -67,7 +81,20 @@ type Clock interface{ Now() time.Time }
 type Options struct {
 	Clock  Clock        // nil means the wall clock
 	Logger *slog.Logger // nil means slog.Default()
+	// FS opens segment files; nil means the OS. Tests use it to inject write errors.
+	FS FS
+	// HadCleanShutdown is set (by the Manager) when the log was closed cleanly: Open
+	// then trusts the segments and checks only the indexes and the active segment's
+	// tail, instead of validating every batch from the recovery point on.
+	HadCleanShutdown bool
 }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// ErrClosed is returned by every Log method called after Close.
+var ErrClosed = errors.New("commitlog: log is closed")
 
 // AppendOptions describe where an append comes from.
 type AppendOptions struct {
@@ -106,77 +133,1133 @@ type ProducerInfo struct {
 }
 
 // Log is one partition's log: a directory of segments.
-type Log struct{}
+//
+// Locks, always taken in this order:
+//   - appendMu serialises everything that writes: Append, roll, TruncateTo, retention,
+//     DeleteRecordsBefore, producer state and Close. It is held while bytes are written
+//     to the active segment, so readers never wait for a write(2).
+//   - flushMu serialises fsyncs. Group commit: appenders queue on it and the first one
+//     fsyncs everything written so far, so the others find their data covered. Anything
+//     that closes files takes it too, so an fsync never meets a closed file.
+//   - mu guards the fields below it. Readers hold it shared for the whole read (a pread
+//     from the page cache); writers hold it exclusively only to publish new state.
+type Log struct {
+	dir    string
+	clock  Clock
+	logger *slog.Logger
+	fs     FS
+
+	appendMu sync.Mutex
+	// producers is guarded by appendMu (producerstate.Manager is not synchronised).
+	producers   *producerstate.Manager
+	epochsDirty bool // guarded by appendMu: the epoch checkpoint file is stale
+
+	flushMu sync.Mutex
+
+	mu              sync.RWMutex
+	cfg             Config
+	segments        []*segment // sorted by base offset; the last is active
+	logStart        int64
+	leo             int64
+	hw              int64
+	recoveryPoint   int64
+	lastFlush       time.Time
+	rollFlushNeeded bool // a segment was sealed since the last flush
+	epochs          epochCache
+	closed          bool
+}
 
 // Open opens (creating if needed) the log in dir, recovering from recoveryPoint: every
 // batch past it is validated and a torn or corrupt tail is truncated.
 func Open(dir string, cfg Config, recoveryPoint, logStartOffset int64, opts Options) (*Log, error) {
-	return nil, nil
+	l := &Log{
+		dir:       dir,
+		clock:     opts.Clock,
+		logger:    opts.Logger,
+		fs:        opts.FS,
+		producers: producerstate.New(),
+		cfg:       cfg,
+	}
+	if l.clock == nil {
+		l.clock = wallClock{}
+	}
+	if l.logger == nil {
+		l.logger = slog.Default()
+	}
+	l.logger = l.logger.With("log", filepath.Base(dir))
+	if l.fs == nil {
+		l.fs = osFS{}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("commitlog: create %s: %w: %w", dir, err, kerr.KafkaStorageError)
+	}
+	if err := l.load(recoveryPoint, logStartOffset, opts.HadCleanShutdown); err != nil {
+		for _, s := range l.segments {
+			s.close()
+		}
+		return nil, err
+	}
+	return l, nil
 }
 
-// Append validates records (one or more v2 batches from a produce request) and appends them.
+// segmentBases lists the base offsets of the .log files in dir and removes index files
+// that have no .log (left by a crash while deleting a segment) and stale temp files.
+func segmentBases(dir string) ([]int64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[int64]bool{}
+	var orphans []string
+	for _, e := range ents {
+		name := e.Name()
+		ext := filepath.Ext(name)
+		base, err := strconv.ParseInt(strings.TrimSuffix(name, ext), 10, 64)
+		if err != nil || len(name)-len(ext) != 20 || base < 0 {
+			if strings.HasSuffix(name, ".tmp") {
+				orphans = append(orphans, name)
+			}
+			continue
+		}
+		switch ext {
+		case ".log":
+			logs[base] = true
+		case ".index", ".timeindex":
+			orphans = append(orphans, name)
+		}
+	}
+	for _, name := range orphans {
+		ext := filepath.Ext(name)
+		if base, err := strconv.ParseInt(strings.TrimSuffix(name, ext), 10, 64); err == nil && logs[base] && ext != ".tmp" {
+			continue
+		}
+		os.Remove(filepath.Join(dir, name))
+	}
+	bases := make([]int64, 0, len(logs))
+	for b := range logs {
+		bases = append(bases, b)
+	}
+	slices.Sort(bases)
+	return bases, nil
+}
+
+// load opens the segments and runs recovery; see "Recovery" in doc.go.
+func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
+	storageErr := func(err error) error {
+		return fmt.Errorf("commitlog: open %s: %w: %w", l.dir, err, kerr.KafkaStorageError)
+	}
+	bases, err := segmentBases(l.dir)
+	if err != nil {
+		return storageErr(err)
+	}
+	now := l.clock.Now()
+	lim := limitsOf(&l.cfg)
+	epochs, err := readEpochCheckpoint(filepath.Join(l.dir, epochCheckpointFile))
+	if err != nil {
+		// The cache is rebuilt below from the batch headers.
+		l.logger.Warn("commitlog: leader epoch checkpoint unreadable, rebuilding", "err", err)
+		l.epochsDirty = true
+	}
+	l.epochs = epochs
+	rebuildEpochs := l.epochsDirty
+
+	for _, b := range bases {
+		s, err := openSegment(l.fs, l.dir, b, false, now)
+		if err != nil {
+			return storageErr(err)
+		}
+		l.segments = append(l.segments, s)
+	}
+	if len(l.segments) == 0 {
+		s, err := openSegment(l.fs, l.dir, max(logStartOffset, 0), true, now)
+		if err != nil {
+			return storageErr(err)
+		}
+		l.segments = append(l.segments, s)
+	}
+
+	// Segments before the one holding the recovery point were flushed; from it on,
+	// every batch is validated unless the log was closed cleanly.
+	first := len(l.segments)
+	if !clean {
+		first = 0
+		for i, s := range l.segments {
+			if s.base <= recoveryPoint {
+				first = i
+			}
+		}
+	}
+	assign := func(h *BatchHeader) {
+		if l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) {
+			l.epochsDirty = true
+		}
+	}
+	var recovered []*segment
+	for i := 0; i < len(l.segments); i++ {
+		s := l.segments[i]
+		last := i == len(l.segments)-1
+		prevNext := int64(0)
+		if i > 0 {
+			prevNext = l.segments[i-1].st.next
+		}
+		fi, err := s.log.Stat()
+		if err != nil {
+			return storageErr(err)
+		}
+		trusted := i < first
+		if trusted {
+			if err := s.loadIndexes(fi.Size()); err != nil {
+				l.logger.Warn("commitlog: rebuilding index", "segment", s.base, "err", err)
+				trusted = false
+			} else if last {
+				if err := s.loadTail(lim); err != nil {
+					l.logger.Warn("commitlog: rebuilding index", "segment", s.base, "err", err)
+					trusted = false
+				}
+			} else {
+				s.st = segState{size: fi.Size(), next: l.segments[i+1].base, maxTs: -1, maxTsOffset: s.base, rollTs: -1, bytesSinceIndex: 0}
+				if n := len(s.times); n > 0 {
+					s.st.maxTs, s.st.maxTsOffset = s.times[n-1].ts, s.base+int64(s.times[n-1].rel)
+				}
+			}
+		}
+		if !trusted {
+			var onBatch func(*BatchHeader)
+			if !rebuildEpochs {
+				onBatch = assign
+			}
+			cut, err := s.recover(prevNext, lim, onBatch)
+			if err != nil {
+				return storageErr(err)
+			}
+			recovered = append(recovered, s)
+			if cut {
+				l.logger.Warn("commitlog: truncated a torn or corrupt tail", "segment", s.base, "size", s.st.size)
+			}
+			if cut && !last {
+				// Everything after the first bad batch goes: later segments too.
+				for _, d := range l.segments[i+1:] {
+					if err := d.remove(l.dir); err != nil {
+						return storageErr(err)
+					}
+				}
+				l.segments = l.segments[:i+1]
+				last = true
+			}
+		}
+		if !last {
+			s.sealed, s.indexSynced = true, trusted
+			if !trusted {
+				p, err := s.seal()
+				if err != nil {
+					return storageErr(err)
+				}
+				s.publish(&p)
+			}
+		}
+	}
+	// What recovery scanned and rewrote is fsynced now, so the recovery point can move
+	// to the end of the log.
+	for _, s := range recovered {
+		if err := errors.Join(s.log.Sync(), s.idx.Sync(), s.tidx.Sync()); err != nil {
+			return storageErr(err)
+		}
+	}
+	for _, s := range l.segments {
+		s.syncedSize = s.st.size
+	}
+	active := l.segments[len(l.segments)-1]
+	l.leo = active.st.next
+	l.logStart = min(max(logStartOffset, l.segments[0].base), l.leo)
+	l.hw = l.leo
+	l.recoveryPoint = l.leo
+	l.lastFlush = now
+
+	if rebuildEpochs {
+		l.epochs = epochCache{}
+		for _, s := range l.segments {
+			if _, err := s.walk(0, s.st.size, func(h *BatchHeader, _ int64) bool { assign(h); return true }); err != nil {
+				return storageErr(err)
+			}
+		}
+	}
+	if l.epochs.truncateFromEnd(l.leo) {
+		l.epochsDirty = true
+	}
+	if l.epochs.truncateFromStart(l.logStart) {
+		l.epochsDirty = true
+	}
+	l.writeEpochsLocked()
+	return l.loadProducersLocked()
+}
+
+// loadProducersLocked restores producer state: the newest snapshot at or below the log
+// end, then every idempotent batch after it. Needs appendMu or exclusive access.
+func (l *Log) loadProducersLocked() error {
+	snap, err := l.producers.LoadSnapshot(l.dir, l.leo)
+	if err != nil {
+		l.logger.Warn("commitlog: producer snapshot unreadable, replaying the log", "err", err)
+		snap = -1
+	}
+	from := max(snap, l.logStart)
+	for _, s := range l.segments {
+		if s.st.next <= from {
+			continue
+		}
+		start := lookupOffset(s.offsets, from-s.base)
+		_, err := s.walk(start, s.st.size, func(h *BatchHeader, _ int64) bool {
+			if h.LastOffset() >= from {
+				l.updateProducer(h)
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("commitlog: replay producer state: %w: %w", err, kerr.KafkaStorageError)
+		}
+	}
+	return nil
+}
+
+func (l *Log) updateProducer(h *BatchHeader) {
+	if h.ProducerID < 0 || h.IsControl() {
+		return
+	}
+	l.producers.Update(h.ProducerID, h.ProducerEpoch, producerstate.BatchMeta{
+		FirstSeq:     h.BaseSequence,
+		LastSeq:      h.LastSequence(),
+		FirstOffset:  h.BaseOffset,
+		LastOffset:   h.LastOffset(),
+		MaxTimestamp: h.MaxTimestamp,
+	})
+}
+
+// writeEpochsLocked rewrites leader-epoch-checkpoint if it is stale. A failure is
+// logged and retried on the next change or flush: the cache in memory is right, and
+// failing an append whose data is already in the log would only make clients retry.
+// Needs appendMu (or exclusive access).
+func (l *Log) writeEpochsLocked() {
+	if !l.epochsDirty {
+		return
+	}
+	l.mu.RLock()
+	data := l.epochs.encode()
+	l.mu.RUnlock()
+	if err := writeFileAtomic(filepath.Join(l.dir, epochCheckpointFile), data); err != nil {
+		l.logger.Error("commitlog: write leader epoch checkpoint", "err", err)
+		return
+	}
+	l.epochsDirty = false
+}
+
+func storageError(op string, err error) error {
+	return fmt.Errorf("commitlog: %s: %w: %w", op, err, kerr.KafkaStorageError)
+}
+
+// Append validates records (one or more v2 batches from a produce request) and appends
+// them. Offsets, the leader epoch and (for LogAppendTime) timestamps and CRC are
+// patched in place in records: the caller must not reuse the slice concurrently.
 func (l *Log) Append(records []byte, opts AppendOptions) (AppendResult, error) {
-	return AppendResult{}, nil
+	l.appendMu.Lock()
+	res, flushTo, err := l.appendLocked(records, opts)
+	l.appendMu.Unlock()
+	if err != nil || flushTo < 0 {
+		return res, err
+	}
+	if err := l.flushTo(flushTo); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// appendLocked does Append's work under appendMu. It returns the offset a flush must
+// cover before Append returns (flush.messages), or -1.
+func (l *Log) appendLocked(records []byte, opts AppendOptions) (AppendResult, int64, error) {
+	l.mu.RLock()
+	closed, cfg, leo, logStart, active := l.closed, l.cfg, l.leo, l.logStart, l.segments[len(l.segments)-1]
+	l.mu.RUnlock()
+	if closed {
+		return AppendResult{}, -1, ErrClosed
+	}
+	now := l.clock.Now()
+	nowMs := now.UnixMilli()
+	refs, err := validateBatches(records, validateOptions{
+		maxMessageBytes:    cfg.MaxMessageBytes,
+		timestampType:      cfg.TimestampType,
+		timestampBeforeMax: cfg.TimestampBeforeMax,
+		timestampAfterMax:  cfg.TimestampAfterMax,
+		now:                now,
+		fromReplication:    opts.FromReplication,
+	})
+	if err != nil {
+		return AppendResult{}, -1, err
+	}
+	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: logStart}
+	if len(refs) == 0 {
+		return res, -1, nil
+	}
+	if cfg.TimestampType == LogAppendTime {
+		res.LogAppendTime = nowMs
+	}
+
+	if h := &refs[0].h; !opts.FromReplication && h.ProducerID >= 0 {
+		dup, err := l.producers.Check(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.LastSequence())
+		if err != nil {
+			return AppendResult{}, -1, err
+		}
+		if dup != nil {
+			res.BaseOffset, res.LastOffset, res.Duplicate = dup.FirstOffset, dup.LastOffset, true
+			if cfg.TimestampType == LogAppendTime {
+				res.LogAppendTime = dup.MaxTimestamp
+			}
+			return res, -1, nil
+		}
+	}
+
+	next := leo
+	maxTs := int64(-1)
+	for i := range refs {
+		h := &refs[i].h
+		b := records[refs[i].pos : refs[i].pos+int(h.Size())]
+		if opts.FromReplication {
+			if h.BaseOffset < next {
+				return AppendResult{}, -1, fmt.Errorf("commitlog: replicated batch at offset %d is below the log end %d: %w", h.BaseOffset, next, kerr.InvalidRecord)
+			}
+		} else {
+			h.BaseOffset = next
+			setBaseOffset(b, next)
+			h.PartitionLeaderEpoch = opts.LeaderEpoch
+			setLeaderEpoch(b, opts.LeaderEpoch)
+			if cfg.TimestampType == LogAppendTime {
+				setLogAppendTime(b, nowMs)
+				h.Attributes |= attrTimestampType
+				h.MaxTimestamp = nowMs
+			}
+		}
+		next = h.LastOffset() + 1
+		maxTs = max(maxTs, h.MaxTimestamp)
+	}
+	first, last := refs[0].h.BaseOffset, next-1
+
+	seg := active
+	if l.shouldRoll(seg, &cfg, int64(len(records)), maxTs, first, last, now) {
+		if seg, err = l.rollLocked(first, now); err != nil {
+			return AppendResult{}, -1, err
+		}
+	}
+	if last-seg.base > math.MaxInt32 {
+		return AppendResult{}, -1, fmt.Errorf("commitlog: append of offsets %d..%d spans more than a segment can index: %w", first, last, kerr.InvalidRecord)
+	}
+
+	pos := seg.st.size
+	if _, err := seg.log.WriteAt(records, pos); err != nil {
+		if terr := seg.log.Truncate(pos); terr != nil {
+			l.logger.Error("commitlog: cannot truncate after failed write", "segment", seg.base, "err", terr)
+		}
+		return AppendResult{}, -1, storageError(fmt.Sprintf("append to segment %d", seg.base), err)
+	}
+	p := seg.newPending()
+	lim := limitsOf(&cfg)
+	for i := range refs {
+		seg.note(&p, &refs[i].h, pos+int64(refs[i].pos), lim)
+	}
+	if err := seg.writeIndexes(&p); err != nil {
+		seg.log.Truncate(pos)
+		return AppendResult{}, -1, storageError(fmt.Sprintf("append to index of segment %d", seg.base), err)
+	}
+
+	l.mu.Lock()
+	seg.publish(&p)
+	l.leo = next
+	for i := range refs {
+		if l.epochs.assign(refs[i].h.PartitionLeaderEpoch, refs[i].h.BaseOffset) {
+			l.epochsDirty = true
+		}
+	}
+	rp := l.recoveryPoint
+	l.mu.Unlock()
+	l.writeEpochsLocked()
+	for i := range refs {
+		l.updateProducer(&refs[i].h)
+	}
+
+	res.BaseOffset, res.LastOffset = first, last
+	flushTo := int64(-1)
+	if cfg.FlushMessages > 0 && next-rp >= cfg.FlushMessages {
+		flushTo = next
+	}
+	return res, flushTo, nil
+}
+
+// shouldRoll is Kafka's LogSegment.shouldRoll: the append would overflow segment.bytes,
+// the segment is older than segment.ms (by the timestamps of its first batch and of
+// the append, or by wall clock without timestamps), an index is full, or the offsets
+// do not fit the segment's 32-bit relative offsets.
+func (l *Log) shouldRoll(s *segment, cfg *Config, appendSize, maxTs, first, last int64, now time.Time) bool {
+	if s.st.size == 0 {
+		// An empty segment is only replaced, and only by one at another base.
+		return first != s.base && (first < s.base || last-s.base > math.MaxInt32)
+	}
+	if first < s.base || last-s.base > math.MaxInt32 {
+		return true
+	}
+	if s.st.size > cfg.SegmentBytes-appendSize {
+		return true
+	}
+	waited := now.Sub(s.created).Milliseconds()
+	if s.st.rollTs >= 0 {
+		waited = maxTs - s.st.rollTs
+	}
+	if waited > cfg.SegmentMs.Milliseconds() {
+		return true
+	}
+	lim := limitsOf(cfg)
+	return len(s.offsets) >= lim.maxOffsetEntry || len(s.times) >= lim.maxTimeEntry
+}
+
+// rollLocked seals the active segment and starts a new one at base. An empty active
+// segment is replaced instead. Needs appendMu.
+func (l *Log) rollLocked(base int64, now time.Time) (*segment, error) {
+	old := l.segments[len(l.segments)-1]
+	ns, err := openSegment(l.fs, l.dir, base, true, now)
+	if err != nil {
+		return nil, storageError(fmt.Sprintf("roll segment %d", base), err)
+	}
+	if old.st.size == 0 {
+		l.flushMu.Lock()
+		l.mu.Lock()
+		l.segments[len(l.segments)-1] = ns
+		l.mu.Unlock()
+		err := old.remove(l.dir)
+		l.flushMu.Unlock()
+		if err != nil {
+			l.logger.Warn("commitlog: remove empty segment", "segment", old.base, "err", err)
+		}
+		return ns, nil
+	}
+	p, err := old.seal()
+	if err != nil {
+		ns.remove(l.dir)
+		return nil, storageError(fmt.Sprintf("seal segment %d", old.base), err)
+	}
+	l.mu.Lock()
+	old.publish(&p)
+	old.sealed = true
+	l.segments = append(l.segments, ns)
+	l.rollFlushNeeded = true
+	l.mu.Unlock()
+	// Kafka snapshots producer state at every roll, which bounds the replay after a crash.
+	if err := l.producers.WriteSnapshot(l.dir, base); err != nil {
+		l.logger.Warn("commitlog: producer snapshot", "offset", base, "err", err)
+	}
+	l.logger.Debug("commitlog: rolled segment", "base", base)
+	return ns, nil
 }
 
 // Read returns batches starting with the one that holds offset, up to maxBytes, never
 // including offsets at or past maxOffset. With minOneBatch the first batch is returned
-// even if larger than maxBytes (KIP-74).
+// even if larger than maxBytes (KIP-74). Like Kafka, one Read returns data from one
+// segment only.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (ReadResult, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ReadResult{}, ErrClosed
+	}
+	if offset < l.logStart || offset > l.leo {
+		return ReadResult{}, fmt.Errorf("commitlog: offset %d outside [%d, %d]: %w", offset, l.logStart, l.leo, kerr.OffsetOutOfRange)
+	}
+	if offset >= maxOffset || offset == l.leo {
+		return ReadResult{}, nil
+	}
+	for i := l.segmentForLocked(offset); i < len(l.segments); i++ {
+		s := l.segments[i]
+		pos, h, found, err := s.find(offset)
+		if err != nil {
+			return ReadResult{}, storageError("read", err)
+		}
+		if !found {
+			continue // offset lies in a gap after this segment's last batch
+		}
+		if h.LastOffset() >= maxOffset {
+			return ReadResult{}, nil
+		}
+		if h.Size() > int64(maxBytes) {
+			if !minOneBatch {
+				return ReadResult{}, nil
+			}
+			buf := make([]byte, h.Size())
+			if _, err := s.log.ReadAt(buf, pos); err != nil {
+				return ReadResult{}, storageError("read", err)
+			}
+			return ReadResult{Records: buf}, nil
+		}
+		buf := make([]byte, min(int64(maxBytes), s.st.size-pos))
+		if _, err := s.log.ReadAt(buf, pos); err != nil {
+			return ReadResult{}, storageError("read", err)
+		}
+		return ReadResult{Records: buf[:wholeBatches(buf, maxOffset)]}, nil
+	}
 	return ReadResult{}, nil
 }
 
+// wholeBatches returns the length of the prefix of buf made of whole batches that end
+// before maxOffset. buf starts at a batch boundary.
+func wholeBatches(buf []byte, maxOffset int64) int {
+	end := 0
+	for len(buf)-end >= offLastOffsetDelta+4 {
+		b := buf[end:]
+		size := int(int32(beUint32(b[offBatchLength:]))) + batchOverhead
+		if size < BatchHeaderSize || size > len(b) {
+			break
+		}
+		last := int64(beUint64(b[offBaseOffset:])) + int64(int32(beUint32(b[offLastOffsetDelta:])))
+		if last >= maxOffset {
+			break
+		}
+		end += size
+	}
+	return end
+}
+
+// segmentForLocked is the index of the last segment whose base is <= offset (0 if none).
+func (l *Log) segmentForLocked(offset int64) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > offset })
+	return max(i-1, 0)
+}
+
 // LogStartOffset is the first offset still in the log.
-func (l *Log) LogStartOffset() int64 { return 0 }
+func (l *Log) LogStartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.logStart
+}
 
 // LogEndOffset is the offset the next appended record will get.
-func (l *Log) LogEndOffset() int64 { return 0 }
+func (l *Log) LogEndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.leo
+}
 
-// HighWatermark is the offset below which records are committed and readable.
-func (l *Log) HighWatermark() int64 { return 0 }
+// HighWatermark is the offset below which records are committed and readable. It starts
+// at the log end offset found by Open.
+func (l *Log) HighWatermark() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.hw
+}
 
 // SetHighWatermark moves the high watermark (never past the log end offset).
-func (l *Log) SetHighWatermark(hw int64) {}
+func (l *Log) SetHighWatermark(hw int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hw = min(max(hw, 0), l.leo)
+}
 
 // RecoveryPoint is the offset below which the log is known flushed to disk.
-func (l *Log) RecoveryPoint() int64 { return 0 }
+func (l *Log) RecoveryPoint() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.recoveryPoint
+}
 
-// OffsetForTimestamp finds the first record whose timestamp is >= ts.
+// OffsetForTimestamp finds the first record whose timestamp is >= ts, as Kafka's
+// ListOffsets by timestamp: the first segment whose max timestamp reaches ts, then its
+// time index, then a scan. Within compressed batches the answer is at batch
+// granularity: the batch's base offset and its max timestamp (see doc.go).
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, leaderEpoch int32, found bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, 0, 0, false, ErrClosed
+	}
+	for _, s := range l.segments {
+		if s.st.maxTs < ts || s.st.next <= l.logStart {
+			continue
+		}
+		from := s.base
+		if rel := lookupTime(s.times, ts); rel >= 0 {
+			from = s.base + rel
+		}
+		from = max(from, l.logStart)
+		var hit *BatchHeader
+		var hitPos int64
+		_, err := s.walk(lookupOffset(s.offsets, from-s.base), s.st.size, func(h *BatchHeader, pos int64) bool {
+			if h.LastOffset() >= l.logStart && h.MaxTimestamp >= ts {
+				hh := *h
+				hit, hitPos = &hh, pos
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return 0, 0, 0, false, storageError("offset for timestamp", err)
+		}
+		if hit == nil {
+			continue
+		}
+		b := make([]byte, hit.Size())
+		if _, err := s.log.ReadAt(b, hitPos); err != nil {
+			return 0, 0, 0, false, storageError("offset for timestamp", err)
+		}
+		off, rts := firstRecordAtOrAfter(b, hit, ts)
+		return max(off, l.logStart), rts, hit.PartitionLeaderEpoch, true, nil
+	}
 	return 0, 0, 0, false, nil
 }
 
-// MaxTimestamp finds the record with the largest timestamp.
+// MaxTimestamp finds the record with the largest timestamp (ListOffsets -3, KIP-734):
+// the first batch holding the largest max timestamp, and in it the first record with
+// that timestamp (the batch's base offset for compressed or LogAppendTime batches).
 func (l *Log) MaxTimestamp() (offset, timestamp int64, leaderEpoch int32, found bool, err error) {
-	return 0, 0, 0, false, nil
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, 0, 0, false, ErrClosed
+	}
+	var best *segment
+	for _, s := range l.segments {
+		if s.st.size > 0 && s.st.next > l.logStart && (best == nil || s.st.maxTs > best.st.maxTs) {
+			best = s
+		}
+	}
+	if best == nil {
+		return 0, 0, 0, false, nil
+	}
+	target := best.st.maxTs
+	var hit *BatchHeader
+	var hitPos int64
+	_, err = best.walk(lookupOffset(best.offsets, best.st.maxTsOffset-best.base), best.st.size, func(h *BatchHeader, pos int64) bool {
+		if h.MaxTimestamp == target {
+			hh := *h
+			hit, hitPos = &hh, pos
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return 0, 0, 0, false, storageError("max timestamp", err)
+	}
+	if hit == nil {
+		return 0, 0, 0, false, nil
+	}
+	b := make([]byte, hit.Size())
+	if _, err := best.log.ReadAt(b, hitPos); err != nil {
+		return 0, 0, 0, false, storageError("max timestamp", err)
+	}
+	off, ts := firstRecordAtOrAfter(b, hit, target)
+	return off, ts, hit.PartitionLeaderEpoch, true, nil
 }
 
-// DeleteRecordsBefore advances the log start offset to offset (DeleteRecords).
-func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) { return 0, nil }
+// DeleteRecordsBefore advances the log start offset to offset (DeleteRecords); -1
+// means the high watermark. Whole segments below the new start are deleted. It returns
+// the new log start offset.
+func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	if offset == -1 {
+		offset = l.hw
+	}
+	if offset < 0 || offset > l.hw {
+		hw := l.hw
+		l.mu.Unlock()
+		return 0, fmt.Errorf("commitlog: delete records before %d: high watermark is %d: %w", offset, hw, kerr.OffsetOutOfRange)
+	}
+	if offset > l.logStart {
+		l.logStart = offset
+		if l.epochs.truncateFromStart(offset) {
+			l.epochsDirty = true
+		}
+	}
+	n := 0
+	for n+1 < len(l.segments) && l.segments[n+1].base <= l.logStart {
+		n++
+	}
+	logStart := l.logStart
+	l.mu.Unlock()
+	l.writeEpochsLocked()
+	return logStart, l.deleteOldestLocked(n)
+}
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch.
-func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) { return 0, 0 }
+// deleteOldestLocked removes the n oldest segments (never the active one) and raises
+// the log start offset to the first remaining base. Needs appendMu.
+func (l *Log) deleteOldestLocked(n int) error {
+	if n <= 0 {
+		return nil
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	n = min(n, len(l.segments)-1)
+	gone := slices.Clone(l.segments[:n])
+	l.segments = slices.Delete(l.segments, 0, n)
+	if l.segments[0].base > l.logStart {
+		l.logStart = l.segments[0].base
+		if l.epochs.truncateFromStart(l.logStart) {
+			l.epochsDirty = true
+		}
+	}
+	l.mu.Unlock()
+	l.writeEpochsLocked()
+	var errs []error
+	for _, s := range gone {
+		if err := s.remove(l.dir); err != nil {
+			errs = append(errs, err)
+		}
+		l.logger.Info("commitlog: deleted segment", "base", s.base)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return storageError("delete segments", err)
+	}
+	return nil
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch as Kafka: the largest epoch <= epoch
+// and the start offset of the epoch after it, or the log end offset for the latest
+// epoch; (-1, -1) when unknown.
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.endOffsetFor(epoch, l.leo)
+}
 
 // LatestEpoch is the newest leader epoch in the log, or -1.
-func (l *Log) LatestEpoch() int32 { return -1 }
+func (l *Log) LatestEpoch() int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if e, ok := l.epochs.latest(); ok {
+		return e.epoch
+	}
+	return -1
+}
 
-// TruncateTo removes every record at or past offset.
-func (l *Log) TruncateTo(offset int64) error { return nil }
+// TruncateTo removes every record at or past offset. A batch holding offset goes whole:
+// the log then ends at that batch's base offset. Truncating below the log start offset
+// empties the log and restarts it at offset (Kafka's truncateFullyAndStartAt).
+func (l *Log) TruncateTo(offset int64) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.RLock()
+	closed, leo, logStart, cfg := l.closed, l.leo, l.logStart, l.cfg
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if offset < 0 {
+		return fmt.Errorf("commitlog: truncate to %d: %w", offset, kerr.OffsetOutOfRange)
+	}
+	if offset >= leo {
+		return nil
+	}
+	// Readers wait while segment files shrink under them: truncation is rare.
+	l.mu.Lock()
+	keep := 0 // segments kept: those with base < offset
+	for keep < len(l.segments) && l.segments[keep].base < offset {
+		keep++
+	}
+	var (
+		gone    []*segment
+		fresh   *segment
+		newLogS = logStart
+	)
+	if offset <= logStart || keep == 0 {
+		// Nothing below offset survives: start afresh at offset.
+		// A new segment at offset replaces them all; should it share a base with an old
+		// one, that one's files are reused (truncated), so it must not be removed.
+		s, err := openSegment(l.fs, l.dir, offset, true, l.clock.Now())
+		if err != nil {
+			l.mu.Unlock()
+			return storageError("truncate", err)
+		}
+		fresh, newLogS = s, offset
+		for _, old := range l.segments {
+			if old.base == offset {
+				old.close()
+			} else {
+				gone = append(gone, old)
+			}
+		}
+	} else {
+		gone = slices.Clone(l.segments[keep:])
+		s := l.segments[keep-1]
+		pos, h, found, err := s.find(offset)
+		if err == nil && found {
+			cut := h.BaseOffset
+			s.offsets = slices.DeleteFunc(slices.Clone(s.offsets), func(e offsetEntry) bool { return int64(e.pos) >= pos })
+			s.times = slices.DeleteFunc(slices.Clone(s.times), func(e timeEntry) bool { return s.base+int64(e.rel) >= cut })
+			err = errors.Join(s.log.Truncate(pos), s.rewriteIndexes())
+		}
+		if err != nil {
+			l.mu.Unlock()
+			return storageError("truncate", err)
+		}
+	}
+	if fresh != nil {
+		l.segments = []*segment{fresh}
+	} else {
+		l.segments = l.segments[:keep]
+	}
+	active := l.segments[len(l.segments)-1]
+	active.sealed = false
+	var tailErr error
+	if fresh == nil {
+		// Recompute the active segment's state from its trusted indexes and tail.
+		tailErr = active.loadTail(limitsOf(&cfg))
+		active.syncedSize = min(active.syncedSize, active.st.size)
+	}
+	l.leo = active.st.next
+	l.logStart = min(newLogS, l.leo)
+	l.hw = min(l.hw, l.leo)
+	l.recoveryPoint = min(l.recoveryPoint, l.leo)
+	if fresh != nil {
+		l.epochs = epochCache{}
+		l.epochsDirty = true
+	} else if l.epochs.truncateFromEnd(l.leo) {
+		l.epochsDirty = true
+	}
+	newLeo := l.leo
+	l.mu.Unlock()
+	l.writeEpochsLocked()
+	if fresh != nil {
+		l.producers.TruncateFrom(0)
+	} else {
+		l.producers.TruncateFrom(newLeo)
+	}
+	var errs []error
+	for _, s := range gone {
+		errs = append(errs, s.remove(l.dir))
+	}
+	if err := errors.Join(append(errs, tailErr)...); err != nil {
+		return storageError("truncate", err)
+	}
+	l.logger.Info("commitlog: truncated", "offset", offset, "logEndOffset", newLeo)
+	return nil
+}
 
 // Producers lists the active idempotent producers.
-func (l *Log) Producers() []ProducerInfo { return nil }
+func (l *Log) Producers() []ProducerInfo {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	var out []ProducerInfo
+	for _, e := range l.producers.Entries() {
+		pi := ProducerInfo{
+			ProducerID:            e.ProducerID,
+			ProducerEpoch:         e.Epoch,
+			LastSequence:          -1,
+			LastTimestamp:         e.LastTimestamp,
+			CoordinatorEpoch:      e.CoordinatorEpoch,
+			CurrentTxnStartOffset: e.CurrentTxnFirstOffset,
+		}
+		if n := len(e.Batches); n > 0 {
+			pi.LastSequence = e.Batches[n-1].LastSeq
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// expireProducers drops producers idle for longer than producer.id.expiration.ms.
+func (l *Log) expireProducers(now time.Time) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.RLock()
+	exp := l.cfg.ProducerIDExpiration
+	l.mu.RUnlock()
+	if exp > 0 {
+		l.producers.ExpireOlderThan(now.Add(-exp).UnixMilli())
+	}
+}
 
 // Size is the total bytes of the log's segments.
-func (l *Log) Size() int64 { return 0 }
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.st.size
+	}
+	return n
+}
 
-// SetConfig replaces the log's config (topic config changes).
-func (l *Log) SetConfig(cfg Config) {}
+// Config returns the log's current config.
+func (l *Log) Config() Config {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cfg
+}
 
-// ApplyRetention deletes whole segments past retention.
-func (l *Log) ApplyRetention() (int, error) { return 0, nil }
+// SetConfig replaces the log's config (topic config changes). It applies from the next
+// append on; existing segments keep their size and index spacing.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg = cfg
+}
+
+// ApplyRetention deletes whole segments past retention, oldest first, as Kafka's
+// deleteOldSegments: first those whose largest timestamp is older than retention.ms,
+// then while the log minus the oldest segment is still at least retention.bytes. The
+// active segment and segments above the high watermark are never deleted. It returns
+// the number of segments deleted.
+func (l *Log) ApplyRetention() (int, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	cfg, hw, segs := l.cfg, l.hw, slices.Clone(l.segments)
+	l.mu.RUnlock()
+	nowMs := l.clock.Now().UnixMilli()
+	eligible := func(i int) bool { return i+1 < len(segs) && segs[i+1].base <= hw }
+	n := 0
+	if cfg.RetentionMs >= 0 {
+		for eligible(n) && nowMs-segs[n].largestTimestamp() > cfg.RetentionMs.Milliseconds() {
+			n++
+		}
+	}
+	if cfg.RetentionBytes >= 0 {
+		var size int64
+		for _, s := range segs[n:] {
+			size += s.st.size
+		}
+		diff := size - cfg.RetentionBytes
+		for eligible(n) && diff-segs[n].st.size >= 0 {
+			diff -= segs[n].st.size
+			n++
+		}
+	}
+	return n, l.deleteOldestLocked(n)
+}
 
 // Flush fsyncs everything appended so far.
-func (l *Log) Flush() error { return nil }
+func (l *Log) Flush() error { return l.flushTo(math.MaxInt64) }
+
+// flushTo makes sure everything below target is fsynced; math.MaxInt64 means
+// everything appended, including sealed segments' indexes. Concurrent callers share
+// fsyncs: whoever gets flushMu first flushes all data written so far.
+func (l *Log) flushTo(target int64) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.RLock()
+	done := l.recoveryPoint >= target
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if done {
+		return nil
+	}
+	return l.flushLocked(false)
+}
+
+// flushLocked fsyncs every segment with unsynced bytes, and the indexes of sealed
+// segments (the active segment's indexes are rebuilt by recovery after a crash, so
+// group commit pays one fsync per flush). withActiveIndexes is for Close, after which
+// Open trusts every index. Needs flushMu.
+func (l *Log) flushLocked(withActiveIndexes bool) error {
+	type job struct {
+		s     *segment
+		size  int64
+		index bool
+	}
+	l.mu.RLock()
+	var jobs []job
+	for i, s := range l.segments {
+		index := (s.sealed && !s.indexSynced) || (withActiveIndexes && i == len(l.segments)-1)
+		if s.syncedSize < s.st.size || index {
+			jobs = append(jobs, job{s, s.st.size, index})
+		}
+	}
+	leo := l.leo
+	l.mu.RUnlock()
+	for _, j := range jobs {
+		var err error
+		if j.size > j.s.syncedSize {
+			err = j.s.log.Sync()
+		}
+		if j.index && err == nil {
+			err = errors.Join(j.s.idx.Sync(), j.s.tidx.Sync())
+		}
+		if err != nil {
+			return storageError(fmt.Sprintf("fsync segment %d", j.s.base), err)
+		}
+	}
+	l.mu.Lock()
+	for _, j := range jobs {
+		j.s.syncedSize = max(j.s.syncedSize, j.size)
+		if j.index && j.s.sealed {
+			j.s.indexSynced = true
+		}
+	}
+	l.recoveryPoint = max(l.recoveryPoint, leo)
+	l.lastFlush = l.clock.Now()
+	l.rollFlushNeeded = false
+	l.mu.Unlock()
+	return nil
+}
+
+// maybeFlush is the Manager's periodic check: flush after a roll (as Kafka schedules a
+// flush of the sealed segment) or when the oldest unflushed data is older than flush.ms.
+func (l *Log) maybeFlush(now time.Time) error {
+	l.mu.RLock()
+	due := !l.closed && (l.rollFlushNeeded ||
+		(l.recoveryPoint < l.leo && now.Sub(l.lastFlush) >= l.cfg.FlushMs))
+	l.mu.RUnlock()
+	if !due {
+		return nil
+	}
+	return l.Flush()
+}
 
 // Close flushes and writes the producer snapshot; the log cannot be used afterwards.
-func (l *Log) Close() error { return nil }
+func (l *Log) Close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.RLock()
+	closed := l.closed
+	active := l.segments[len(l.segments)-1]
+	l.mu.RUnlock()
+	if closed {
+		return nil
+	}
+	var errs []error
+	// Drop bytes a failed write may have left past the last good batch, then write
+	// the final time index entry so the next Open needs no scan.
+	if fi, err := active.log.Stat(); err == nil && fi.Size() != active.st.size {
+		errs = append(errs, active.log.Truncate(active.st.size))
+	}
+	p, err := active.seal()
+	errs = append(errs, err)
+	l.mu.Lock()
+	active.publish(&p)
+	l.mu.Unlock()
+	errs = append(errs, l.flushLocked(true))
+	l.writeEpochsLocked()
+	l.mu.Lock()
+	leo := l.leo
+	l.closed = true
+	segs := l.segments
+	l.mu.Unlock()
+	if err := l.producers.WriteSnapshot(l.dir, leo); err != nil {
+		errs = append(errs, err)
+	}
+	for _, s := range segs {
+		errs = append(errs, s.close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return storageError("close", err)
+	}
+	return nil
+}

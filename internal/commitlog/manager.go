@@ -2,7 +2,27 @@ package commitlog
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Files of a data directory (see doc.go).
+const (
+	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
+	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"
+	CleanShutdownFile            = ".samsa_cleanshutdown"
+	PartitionMetadataFile        = "partition.metadata"
 )
 
 // TopicPartition names a partition.
@@ -11,43 +31,339 @@ type TopicPartition struct {
 	Partition int32
 }
 
+// DirName is the partition's directory name, <topic>-<partition>.
+func (tp TopicPartition) DirName() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// ParseDirName parses <topic>-<partition>; the topic may itself contain '-'.
+func ParseDirName(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 || strconv.FormatInt(p, 10) != name[i+1:] {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
 	Options
 	// RetentionCheckInterval is log.retention.check.interval.ms (Kafka: 5 minutes).
+	// Producer-id expiration runs on the same tick.
 	RetentionCheckInterval time.Duration
 	// CheckpointInterval is how often the dir-level checkpoints are written (Kafka: 60 s).
 	CheckpointInterval time.Duration
-	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often flush.ms is checked.
+	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often flush.ms is checked
+	// and segments sealed by a roll are flushed. Zero means 1 s.
 	FlushCheckInterval time.Duration
 }
 
 // Manager owns one data directory (log.dirs) and every partition log in it.
-type Manager struct{}
+type Manager struct {
+	dir    string
+	opts   ManagerOptions
+	logger *slog.Logger
+	clean  bool // the clean-shutdown marker was present at open
+
+	// ckMu serialises checkpoint writes.
+	ckMu sync.Mutex
+
+	mu sync.Mutex // guards the fields below
+	// logs are the open partition logs.
+	logs map[TopicPartition]*Log
+	// onDisk are the partitions found at open; recoveryPoints and logStarts hold
+	// their checkpointed offsets until they are opened, so a checkpoint written
+	// meanwhile does not forget them.
+	onDisk         []TopicPartition
+	recoveryPoints map[TopicPartition]int64
+	logStarts      map[TopicPartition]int64
+	unopened       map[TopicPartition]bool // on disk, not yet opened this session
+	closed         bool
+}
 
 // OpenManager opens dir, reading its checkpoints and noting whether the last shutdown was clean.
-func OpenManager(dir string, opts ManagerOptions) (*Manager, error) { return nil, nil }
+func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
+	if opts.RetentionCheckInterval <= 0 {
+		opts.RetentionCheckInterval = 5 * time.Minute
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Minute
+	}
+	if opts.FlushCheckInterval <= 0 {
+		opts.FlushCheckInterval = time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Manager{dir: dir, opts: opts, logger: opts.Logger, logs: map[TopicPartition]*Log{}, unopened: map[TopicPartition]bool{}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, storageError("create data dir", err)
+	}
+	var err error
+	if m.recoveryPoints, err = readOffsetCheckpoint(filepath.Join(dir, RecoveryPointCheckpointFile)); err != nil {
+		// Without recovery points every log is recovered from its start: slow, safe.
+		m.logger.Warn("commitlog: recovery point checkpoint unreadable", "err", err)
+		m.recoveryPoints = map[TopicPartition]int64{}
+	}
+	if m.logStarts, err = readOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile)); err != nil {
+		m.logger.Warn("commitlog: log start offset checkpoint unreadable", "err", err)
+		m.logStarts = map[TopicPartition]int64{}
+	}
+	marker := filepath.Join(dir, CleanShutdownFile)
+	if _, err := os.Stat(marker); err == nil {
+		m.clean = true
+		// Removed now: if we crash from here on, the next start must recover.
+		if err := os.Remove(marker); err != nil {
+			return nil, storageError("remove clean-shutdown marker", err)
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, storageError("sync data dir", err)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, storageError("list data dir", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if tp, ok := ParseDirName(e.Name()); ok {
+			m.onDisk = append(m.onDisk, tp)
+			m.unopened[tp] = true
+		}
+	}
+	m.logger.Info("commitlog: opened data dir", "dir", dir, "partitions", len(m.onDisk), "cleanShutdown", m.clean)
+	return m, nil
+}
 
 // Dir is the data directory.
-func (m *Manager) Dir() string { return "" }
+func (m *Manager) Dir() string { return m.dir }
+
+// HadCleanShutdown reports whether the clean-shutdown marker was present at open.
+func (m *Manager) HadCleanShutdown() bool { return m.clean }
 
 // Partitions lists the partition directories found on disk at open.
-func (m *Manager) Partitions() []TopicPartition { return nil }
+func (m *Manager) Partitions() []TopicPartition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.onDisk)
+}
 
 // GetOrCreate opens the partition's log, creating its directory if needed. topicID is
-// written to the partition.metadata file.
+// written to the partition.metadata file. An already open log is returned as is.
 func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
-	return nil, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if l := m.logs[tp]; l != nil {
+		return l, nil
+	}
+	dir := filepath.Join(m.dir, tp.DirName())
+	_, statErr := os.Stat(dir)
+	existed := statErr == nil
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, storageError("create partition dir", err)
+	}
+	if err := writePartitionMetadata(dir, topicID); err != nil {
+		return nil, err
+	}
+	opts := m.opts.Options
+	opts.HadCleanShutdown = m.clean || !existed
+	rp := m.recoveryPoints[tp] // 0 when unknown: recover everything
+	ls := m.logStarts[tp]
+	l, err := Open(dir, cfg, rp, ls, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.logs[tp] = l
+	delete(m.unopened, tp)
+	if !existed {
+		m.onDisk = append(m.onDisk, tp)
+	}
+	return l, nil
+}
+
+// writePartitionMetadata writes Kafka's partition.metadata unless it is there already;
+// a file naming another topic id means a stale directory of a deleted topic.
+func writePartitionMetadata(dir string, topicID [16]byte) error {
+	if topicID == ([16]byte{}) {
+		return nil
+	}
+	want := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(topicID[:]))
+	path := filepath.Join(dir, PartitionMetadataFile)
+	have, err := os.ReadFile(path)
+	if err == nil {
+		if string(have) == want {
+			return nil
+		}
+		return fmt.Errorf("commitlog: %s holds %q, want %q: %w", path, have, want, kerr.InconsistentTopicID)
+	}
+	if !os.IsNotExist(err) {
+		return storageError("read partition metadata", err)
+	}
+	if err := writeFileAtomic(path, []byte(want)); err != nil {
+		return storageError("write partition metadata", err)
+	}
+	return nil
 }
 
 // Get returns an open log or nil.
-func (m *Manager) Get(tp TopicPartition) *Log { return nil }
+func (m *Manager) Get(tp TopicPartition) *Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.logs[tp]
+}
 
 // Delete closes the partition's log and removes its directory.
-func (m *Manager) Delete(tp TopicPartition) error { return nil }
+func (m *Manager) Delete(tp TopicPartition) error {
+	m.mu.Lock()
+	l := m.logs[tp]
+	delete(m.logs, tp)
+	delete(m.recoveryPoints, tp)
+	delete(m.logStarts, tp)
+	delete(m.unopened, tp)
+	m.onDisk = slices.DeleteFunc(m.onDisk, func(x TopicPartition) bool { return x == tp })
+	m.mu.Unlock()
+	var err error
+	if l != nil {
+		err = l.Close()
+	}
+	if rerr := os.RemoveAll(filepath.Join(m.dir, tp.DirName())); rerr != nil {
+		err = errors.Join(err, storageError("delete partition dir", rerr))
+	}
+	return err
+}
 
-// Run does the background work (retention, flush.ms, checkpoints) until ctx ends.
-func (m *Manager) Run(ctx context.Context) {}
+func (m *Manager) openLogs() []*Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Log, 0, len(m.logs))
+	for _, l := range m.logs {
+		out = append(out, l)
+	}
+	return out
+}
 
-// Close closes every log, writes the checkpoints and the clean-shutdown marker.
-func (m *Manager) Close() error { return nil }
+// Run does the background work (retention, flush.ms, checkpoints) until ctx ends. It
+// starts no goroutines.
+func (m *Manager) Run(ctx context.Context) {
+	retention := time.NewTicker(m.opts.RetentionCheckInterval)
+	defer retention.Stop()
+	flush := time.NewTicker(m.opts.FlushCheckInterval)
+	defer flush.Stop()
+	checkpoint := time.NewTicker(m.opts.CheckpointInterval)
+	defer checkpoint.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-retention.C:
+			m.RunRetention()
+		case <-flush.C:
+			m.RunFlushCheck()
+		case <-checkpoint.C:
+			if err := m.WriteCheckpoints(); err != nil {
+				m.logger.Error("commitlog: write checkpoints", "err", err)
+			}
+		}
+	}
+}
+
+// RunRetention applies retention to every open log and expires idle producers; Run
+// calls it every RetentionCheckInterval.
+func (m *Manager) RunRetention() {
+	now := m.opts.Clock.Now()
+	for _, l := range m.openLogs() {
+		if n, err := l.ApplyRetention(); err != nil && !errors.Is(err, ErrClosed) {
+			m.logger.Error("commitlog: retention", "dir", l.dir, "err", err)
+		} else if n > 0 {
+			m.logger.Info("commitlog: retention deleted segments", "dir", l.dir, "segments", n)
+		}
+		l.expireProducers(now)
+	}
+}
+
+// RunFlushCheck flushes logs due by flush.ms or by a roll; Run calls it every
+// FlushCheckInterval.
+func (m *Manager) RunFlushCheck() {
+	now := m.opts.Clock.Now()
+	for _, l := range m.openLogs() {
+		if err := l.maybeFlush(now); err != nil && !errors.Is(err, ErrClosed) {
+			m.logger.Error("commitlog: flush", "dir", l.dir, "err", err)
+		}
+	}
+}
+
+// WriteCheckpoints writes recovery-point-offset-checkpoint and
+// log-start-offset-checkpoint for every partition of the directory.
+func (m *Manager) WriteCheckpoints() error {
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	m.mu.Lock()
+	rps := make(map[TopicPartition]int64, len(m.onDisk))
+	lss := make(map[TopicPartition]int64, len(m.onDisk))
+	for tp := range m.unopened {
+		if off, ok := m.recoveryPoints[tp]; ok {
+			rps[tp] = off
+		}
+		if off, ok := m.logStarts[tp]; ok {
+			lss[tp] = off
+		}
+	}
+	logs := make(map[TopicPartition]*Log, len(m.logs))
+	for tp, l := range m.logs {
+		logs[tp] = l
+	}
+	m.mu.Unlock()
+	for tp, l := range logs {
+		rps[tp] = l.RecoveryPoint()
+		lss[tp] = l.LogStartOffset()
+	}
+	return errors.Join(
+		writeOffsetCheckpoint(filepath.Join(m.dir, RecoveryPointCheckpointFile), rps),
+		writeOffsetCheckpoint(filepath.Join(m.dir, LogStartOffsetCheckpointFile), lss),
+	)
+}
+
+// Close closes every log (each flushes and snapshots its producers), writes the
+// checkpoints, then the clean-shutdown marker. The marker is left out when a log
+// failed to close, or when the last shutdown was unclean and some partition was never
+// opened (and so never recovered) in this session.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	logs := make(map[TopicPartition]*Log, len(m.logs))
+	for tp, l := range m.logs {
+		logs[tp] = l
+	}
+	needRecovery := !m.clean && len(m.unopened) > 0
+	m.mu.Unlock()
+
+	var errs []error
+	for tp, l := range logs {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("commitlog: close %s: %w", tp.DirName(), err))
+		}
+	}
+	if err := m.WriteCheckpoints(); err != nil {
+		errs = append(errs, storageError("write checkpoints", err))
+	}
+	if len(errs) == 0 && !needRecovery {
+		if err := writeFileAtomic(filepath.Join(m.dir, CleanShutdownFile), nil); err != nil {
+			errs = append(errs, storageError("write clean-shutdown marker", err))
+		}
+	}
+	return errors.Join(errs...)
+}
