@@ -33,10 +33,10 @@ const (
 // already resolved against the broker defaults.
 type Config struct {
 	SegmentBytes       int64         // segment.bytes: roll when the active segment would exceed this
-	SegmentMs          time.Duration // segment.ms: roll when the active segment is older than this
+	SegmentAge         time.Duration // segment.ms: roll when the active segment is older than this
 	SegmentIndexBytes  int           // segment.index.bytes: roll when an index reaches this size
 	IndexIntervalBytes int           // index.interval.bytes: bytes between sparse index entries
-	RetentionMs        time.Duration // retention.ms: delete segments older than this; < 0 keeps forever
+	RetentionTime      time.Duration // retention.ms: delete segments older than this; < 0 keeps forever
 	RetentionBytes     int64         // retention.bytes: delete oldest segments past this size; < 0 unlimited
 	MaxMessageBytes    int32         // max.message.bytes: largest record batch accepted
 	TimestampType      TimestampType // message.timestamp.type
@@ -50,7 +50,7 @@ type Config struct {
 	// concurrent appends share one fsync. Kafka's default (Long.MAX_VALUE) leaves data to
 	// the page cache.
 	FlushMessages int64
-	FlushMs       time.Duration // flush.ms: fsync when the oldest unflushed data is older than this
+	FlushInterval time.Duration // flush.ms: fsync when the oldest unflushed data is older than this
 	// ProducerIDExpiration is producer.id.expiration.ms: idle producer state is dropped after it.
 	ProducerIDExpiration time.Duration
 }
@@ -59,17 +59,17 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		SegmentBytes:         1 << 30,
-		SegmentMs:            7 * 24 * time.Hour,
+		SegmentAge:           7 * 24 * time.Hour,
 		SegmentIndexBytes:    10 << 20,
 		IndexIntervalBytes:   4096,
-		RetentionMs:          7 * 24 * time.Hour,
+		RetentionTime:        7 * 24 * time.Hour,
 		RetentionBytes:       -1,
 		MaxMessageBytes:      1048588,
 		TimestampType:        CreateTime,
 		TimestampBeforeMax:   -1,
 		TimestampAfterMax:    time.Hour,
 		FlushMessages:        1<<63 - 1,
-		FlushMs:              1<<63 - 1,
+		FlushInterval:        1<<63 - 1,
 		ProducerIDExpiration: 24 * time.Hour,
 	}
 }
@@ -609,7 +609,7 @@ func (l *Log) shouldRoll(s *segment, cfg *Config, appendSize, maxTs, first, last
 	if s.st.rollTs >= 0 {
 		waited = maxTs - s.st.rollTs
 	}
-	if waited > cfg.SegmentMs.Milliseconds() {
+	if waited > cfg.SegmentAge.Milliseconds() {
 		return true
 	}
 	lim := limitsOf(cfg)
@@ -1121,8 +1121,8 @@ func (l *Log) ApplyRetention() (int, error) {
 	nowMs := l.clock.Now().UnixMilli()
 	eligible := func(i int) bool { return i+1 < len(segs) && segs[i+1].base <= hw }
 	n := 0
-	if cfg.RetentionMs >= 0 {
-		for eligible(n) && nowMs-segs[n].largestTimestamp() > cfg.RetentionMs.Milliseconds() {
+	if cfg.RetentionTime >= 0 {
+		for eligible(n) && nowMs-segs[n].largestTimestamp() > cfg.RetentionTime.Milliseconds() {
 			n++
 		}
 	}
@@ -1213,7 +1213,7 @@ func (l *Log) flushLocked(withActiveIndexes bool) error {
 func (l *Log) maybeFlush(now time.Time) error {
 	l.mu.RLock()
 	due := !l.closed && (l.rollFlushNeeded ||
-		(l.recoveryPoint < l.leo && now.Sub(l.lastFlush) >= l.cfg.FlushMs))
+		(l.recoveryPoint < l.leo && now.Sub(l.lastFlush) >= l.cfg.FlushInterval))
 	l.mu.RUnlock()
 	if !due {
 		return nil

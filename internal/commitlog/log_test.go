@@ -204,13 +204,13 @@ func TestRoll(t *testing.T) {
 				l.Append(batch(c.Ms()), AppendOptions{})
 			}
 		}, []int64{0, 3, 6, 9}},
-		{"by first batch timestamp", func(c *Config) { c.SegmentMs = time.Hour }, func(l *Log, c *fakeClock) {
+		{"by first batch timestamp", func(c *Config) { c.SegmentAge = time.Hour }, func(l *Log, c *fakeClock) {
 			t0 := c.Ms()
 			for _, ts := range []int64{t0, t0 + 30*60_000, t0 + 60*60_000, t0 + 61*60_000, t0 + 62*60_000} {
 				l.Append(batch(ts), AppendOptions{})
 			}
 		}, []int64{0, 3}},
-		{"by wall clock without timestamps", func(c *Config) { c.SegmentMs = time.Hour }, func(l *Log, c *fakeClock) {
+		{"by wall clock without timestamps", func(c *Config) { c.SegmentAge = time.Hour }, func(l *Log, c *fakeClock) {
 			l.Append(batch(-1), AppendOptions{})
 			c.Add(59 * time.Minute)
 			l.Append(batch(-1), AppendOptions{})
@@ -277,7 +277,7 @@ func TestRetention(t *testing.T) {
 		cfg := testConfig()
 		cfg.SegmentBytes = size
 		cfg.RetentionBytes = size*3 + size/2
-		cfg.RetentionMs = -1
+		cfg.RetentionTime = -1
 		l := openTestLog(t, dir, cfg, Options{})
 		defer l.Close()
 		for i := 0; i < 10; i++ {

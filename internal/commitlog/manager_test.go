@@ -132,7 +132,7 @@ func TestManagerRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
-	cfg.FlushMs = 0 // flush at every check
+	cfg.FlushInterval = 0 // flush at every check
 	l, _ := m.GetOrCreate(TopicPartition{"t", 0}, [16]byte{}, cfg)
 	mustAppend(t, l, makeBatch(batchSpec{}), AppendOptions{})
 	if l.RecoveryPoint() != 0 {

@@ -507,7 +507,7 @@ func resolve(raw map[string]string) (*Config, error) {
 		if retentionMs < 0 {
 			retentionMs = -1
 		}
-		c.Log.RetentionMs = msToDuration(retentionMs)
+		c.Log.RetentionTime = msToDuration(retentionMs)
 	}
 	if n, err := p.int("log.retention.bytes", 64); check(err) {
 		c.Log.RetentionBytes = n
@@ -518,13 +518,13 @@ func resolve(raw map[string]string) (*Config, error) {
 	// log.roll.ms > log.roll.hours.
 	if p.isSet("log.roll.ms") {
 		if n, err := p.int("log.roll.ms", 64); check(err) {
-			c.Log.SegmentMs = msToDuration(n)
+			c.Log.SegmentAge = msToDuration(n)
 		}
 	} else if n, err := p.int("log.roll.hours", 32); check(err) {
 		if n < 1 {
 			check(fmt.Errorf("config: log.roll.hours: must be at least 1, got %d", n))
 		}
-		c.Log.SegmentMs = msToDuration(n * 60 * 60 * 1000)
+		c.Log.SegmentAge = msToDuration(n * 60 * 60 * 1000)
 	}
 	if p.isSet("log.roll.jitter.ms") {
 		if n, err := p.int("log.roll.jitter.ms", 64); check(err) {
@@ -550,12 +550,12 @@ func resolve(raw map[string]string) (*Config, error) {
 	}
 	if n, err := p.int("log.flush.scheduler.interval.ms", 64); check(err) {
 		c.LogFlushSchedulerInterval = msToDuration(n)
-		c.Log.FlushMs = c.LogFlushSchedulerInterval
+		c.Log.FlushInterval = c.LogFlushSchedulerInterval
 	}
 	// log.flush.interval.ms falls back to log.flush.scheduler.interval.ms, as in Kafka.
 	if p.isSet("log.flush.interval.ms") {
 		if n, err := p.int("log.flush.interval.ms", 64); check(err) {
-			c.Log.FlushMs = msToDuration(n)
+			c.Log.FlushInterval = msToDuration(n)
 		}
 	}
 	if t, err := parseTimestampType("log.message.timestamp.type", p.value("log.message.timestamp.type")); check(err) {
@@ -702,13 +702,13 @@ func (c *Config) Validate() error {
 		atLeast("socket.request.max.bytes", int64(c.SocketRequestMaxBytes), 1),
 		atLeast("log.segment.bytes", c.Log.SegmentBytes, minSegmentBytes),
 		atMost("log.segment.bytes", c.Log.SegmentBytes, math.MaxInt32),
-		atLeast(rollKey, ms(c.Log.SegmentMs), 1),
+		atLeast(rollKey, ms(c.Log.SegmentAge), 1),
 		atLeast(jitterKey, ms(c.LogRollJitter), 0),
 		atLeast("log.index.size.max.bytes", int64(c.Log.SegmentIndexBytes), 4),
 		atLeast("log.index.interval.bytes", int64(c.Log.IndexIntervalBytes), 0),
 		atLeast("log.retention.check.interval.ms", ms(c.LogRetentionCheckInterval), 1),
 		atLeast("log.flush.interval.messages", c.Log.FlushMessages, 1),
-		atLeast(c.keyFor("log.flush.interval.ms", "log.flush.scheduler.interval.ms"), ms(c.Log.FlushMs), 0),
+		atLeast(c.keyFor("log.flush.interval.ms", "log.flush.scheduler.interval.ms"), ms(c.Log.FlushInterval), 0),
 		// A zero interval would make the flusher's ticker spin (and time.NewTicker panic).
 		atLeast("log.flush.scheduler.interval.ms", ms(c.LogFlushSchedulerInterval), 1),
 		atLeast("producer.id.expiration.ms", ms(c.Log.ProducerIDExpiration), 1),
@@ -727,7 +727,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	// Kafka: "log.retention.ms must be unlimited (-1) or, equal or greater than 1".
-	if c.Log.RetentionMs >= 0 && c.Log.RetentionMs < time.Millisecond {
+	if c.Log.RetentionTime >= 0 && c.Log.RetentionTime < time.Millisecond {
 		return errf(retentionKey, "must be -1 (unlimited) or at least 1 ms")
 	}
 	if c.Log.MaxMessageBytes < 0 {

@@ -136,15 +136,15 @@ func TestAliasPrecedence(t *testing.T) {
 		get  func(*Config) any
 		want any
 	}{
-		{"retention default", nil, func(c *Config) any { return c.Log.RetentionMs }, 168 * time.Hour},
-		{"retention hours", map[string]string{"log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionMs }, time.Hour},
-		{"retention minutes over hours", map[string]string{"log.retention.minutes": "30", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionMs }, 30 * time.Minute},
-		{"retention ms over minutes and hours", map[string]string{"log.retention.ms": "5000", "log.retention.minutes": "30", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionMs }, 5 * time.Second},
-		{"retention ms over hours", map[string]string{"log.retention.ms": "5000", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionMs }, 5 * time.Second},
-		{"retention negative hours is forever", map[string]string{"log.retention.hours": "-1"}, func(c *Config) any { return c.Log.RetentionMs }, -time.Millisecond},
-		{"retention negative ms is -1", map[string]string{"log.retention.ms": "-7"}, func(c *Config) any { return c.Log.RetentionMs }, -time.Millisecond},
-		{"roll hours", map[string]string{"log.roll.hours": "2"}, func(c *Config) any { return c.Log.SegmentMs }, 2 * time.Hour},
-		{"roll ms over hours", map[string]string{"log.roll.ms": "100", "log.roll.hours": "2"}, func(c *Config) any { return c.Log.SegmentMs }, 100 * time.Millisecond},
+		{"retention default", nil, func(c *Config) any { return c.Log.RetentionTime }, 168 * time.Hour},
+		{"retention hours", map[string]string{"log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionTime }, time.Hour},
+		{"retention minutes over hours", map[string]string{"log.retention.minutes": "30", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionTime }, 30 * time.Minute},
+		{"retention ms over minutes and hours", map[string]string{"log.retention.ms": "5000", "log.retention.minutes": "30", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionTime }, 5 * time.Second},
+		{"retention ms over hours", map[string]string{"log.retention.ms": "5000", "log.retention.hours": "1"}, func(c *Config) any { return c.Log.RetentionTime }, 5 * time.Second},
+		{"retention negative hours is forever", map[string]string{"log.retention.hours": "-1"}, func(c *Config) any { return c.Log.RetentionTime }, -time.Millisecond},
+		{"retention negative ms is -1", map[string]string{"log.retention.ms": "-7"}, func(c *Config) any { return c.Log.RetentionTime }, -time.Millisecond},
+		{"roll hours", map[string]string{"log.roll.hours": "2"}, func(c *Config) any { return c.Log.SegmentAge }, 2 * time.Hour},
+		{"roll ms over hours", map[string]string{"log.roll.ms": "100", "log.roll.hours": "2"}, func(c *Config) any { return c.Log.SegmentAge }, 100 * time.Millisecond},
 		{"jitter hours", map[string]string{"log.roll.jitter.hours": "1"}, func(c *Config) any { return c.LogRollJitter }, time.Hour},
 		{"jitter ms over hours", map[string]string{"log.roll.jitter.ms": "10", "log.roll.jitter.hours": "1"}, func(c *Config) any { return c.LogRollJitter }, 10 * time.Millisecond},
 		{"broker.id alone", map[string]string{"broker.id": "5"}, func(c *Config) any { return c.NodeID }, int32(5)},
@@ -152,8 +152,8 @@ func TestAliasPrecedence(t *testing.T) {
 		{"node.id equal to broker.id", map[string]string{"node.id": "3", "broker.id": "3"}, func(c *Config) any { return c.NodeID }, int32(3)},
 		{"log.dir alone", map[string]string{"log.dir": "/a"}, func(c *Config) any { return c.LogDirs }, []string{"/a"}},
 		{"log.dirs over log.dir", map[string]string{"log.dirs": " /b , /c ,", "log.dir": "/a"}, func(c *Config) any { return c.LogDirs }, []string{"/b", "/c"}},
-		{"flush.ms falls back to scheduler", map[string]string{"log.flush.scheduler.interval.ms": "500"}, func(c *Config) any { return c.Log.FlushMs }, 500 * time.Millisecond},
-		{"flush.interval.ms over scheduler", map[string]string{"log.flush.interval.ms": "100", "log.flush.scheduler.interval.ms": "500"}, func(c *Config) any { return []time.Duration{c.Log.FlushMs, c.LogFlushSchedulerInterval} }, []time.Duration{100 * time.Millisecond, 500 * time.Millisecond}},
+		{"flush.ms falls back to scheduler", map[string]string{"log.flush.scheduler.interval.ms": "500"}, func(c *Config) any { return c.Log.FlushInterval }, 500 * time.Millisecond},
+		{"flush.interval.ms over scheduler", map[string]string{"log.flush.interval.ms": "100", "log.flush.scheduler.interval.ms": "500"}, func(c *Config) any { return []time.Duration{c.Log.FlushInterval, c.LogFlushSchedulerInterval} }, []time.Duration{100 * time.Millisecond, 500 * time.Millisecond}},
 		{"message.max.bytes sets the log default", map[string]string{"message.max.bytes": "2000"}, func(c *Config) any { return []int32{c.MessageMaxBytes, c.Log.MaxMessageBytes} }, []int32{2000, 2000}},
 	}
 	for _, tt := range tests {
@@ -199,8 +199,8 @@ func TestSourcePrecedence(t *testing.T) {
 	if c.NodeID != 2 {
 		t.Errorf("node.id = %d, want 2: the environment's node.id replaces the file's broker.id", c.NodeID)
 	}
-	if c.Log.RetentionMs != 2*time.Hour {
-		t.Errorf("retention = %v, want 2h: the override's log.retention.hours replaces the file's log.retention.ms", c.Log.RetentionMs)
+	if c.Log.RetentionTime != 2*time.Hour {
+		t.Errorf("retention = %v, want 2h: the override's log.retention.hours replaces the file's log.retention.ms", c.Log.RetentionTime)
 	}
 	if _, ok := c.Raw["log.retention.ms"]; ok {
 		t.Errorf("Raw still holds the replaced log.retention.ms: %v", c.Raw)
@@ -356,7 +356,7 @@ func TestValidateTypedFields(t *testing.T) {
 	}{
 		{"node id", func(c *Config) { c.NodeID = -1 }, "config: node.id:"},
 		{"segment bytes", func(c *Config) { c.Log.SegmentBytes = 0 }, "config: log.segment.bytes:"},
-		{"segment ms", func(c *Config) { c.Log.SegmentMs = 0 }, "config: log.roll.ms:"},
+		{"segment ms", func(c *Config) { c.Log.SegmentAge = 0 }, "config: log.roll.ms:"},
 		{"timestamp type", func(c *Config) { c.Log.TimestampType = 7 }, "config: log.message.timestamp.type:"},
 		{"log max message", func(c *Config) { c.Log.MaxMessageBytes = -1 }, "config: message.max.bytes:"},
 		{"roles", func(c *Config) { c.ProcessRoles = nil }, "config: process.roles:"},
@@ -420,7 +420,7 @@ func TestEnvName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.LogDirs, []string{"/x", "/y"}) || c.Log.RetentionMs != 5*time.Hour {
-		t.Errorf("log.dirs %v retention %v", c.LogDirs, c.Log.RetentionMs)
+	if !reflect.DeepEqual(c.LogDirs, []string{"/x", "/y"}) || c.Log.RetentionTime != 5*time.Hour {
+		t.Errorf("log.dirs %v retention %v", c.LogDirs, c.Log.RetentionTime)
 	}
 }

@@ -193,8 +193,8 @@ var topicKeyList = []topicKey{
 	{
 		name: "flush.ms", typ: TypeLong, synonyms: []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"},
 		doc: "Maximum time data stays written but not fsynced.",
-		set: msSetter("flush.ms", 0, func(t *TopicConfig) *time.Duration { return &t.Log.FlushMs }),
-		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.FlushMs }),
+		set: msSetter("flush.ms", 0, func(t *TopicConfig) *time.Duration { return &t.Log.FlushInterval }),
+		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.FlushInterval }),
 	},
 	{
 		name: "index.interval.bytes", typ: TypeInt, synonyms: []string{"log.index.interval.bytes"},
@@ -288,8 +288,8 @@ var topicKeyList = []topicKey{
 	{
 		name: "retention.ms", typ: TypeLong, synonyms: []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
 		doc: "How long a segment is kept before deletion; -1 keeps forever.",
-		set: msSetter("retention.ms", -1, func(t *TopicConfig) *time.Duration { return &t.Log.RetentionMs }),
-		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.RetentionMs }),
+		set: msSetter("retention.ms", -1, func(t *TopicConfig) *time.Duration { return &t.Log.RetentionTime }),
+		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.RetentionTime }),
 	},
 	{
 		name: "segment.bytes", typ: TypeInt, synonyms: []string{"log.segment.bytes"},
@@ -312,8 +312,8 @@ var topicKeyList = []topicKey{
 	{
 		name: "segment.ms", typ: TypeLong, synonyms: []string{"log.roll.ms", "log.roll.hours"},
 		doc: "Time after which a new segment is rolled even if the current one is not full.",
-		set: msSetter("segment.ms", 1, func(t *TopicConfig) *time.Duration { return &t.Log.SegmentMs }),
-		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.SegmentMs }),
+		set: msSetter("segment.ms", 1, func(t *TopicConfig) *time.Duration { return &t.Log.SegmentAge }),
+		get: msGetter(func(t *TopicConfig) *time.Duration { return &t.Log.SegmentAge }),
 	},
 	{
 		name: "unclean.leader.election.enable", typ: TypeBoolean, synonyms: []string{"unclean.leader.election.enable"},

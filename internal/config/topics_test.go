@@ -136,7 +136,7 @@ func TestLogConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := commitlog.DefaultConfig()
-	base.RetentionMs = time.Hour
+	base.RetentionTime = time.Hour
 	base.SegmentBytes = 1000
 	base.MaxMessageBytes = 5000
 	base.FlushMessages = 1
@@ -148,12 +148,12 @@ func TestLogConfig(t *testing.T) {
 		modify    func(*commitlog.Config)
 	}{
 		{"broker defaults", nil, func(*commitlog.Config) {}},
-		{"retention", map[string]string{"retention.ms": "60000"}, func(l *commitlog.Config) { l.RetentionMs = time.Minute }},
-		{"retention forever", map[string]string{"retention.ms": "-1"}, func(l *commitlog.Config) { l.RetentionMs = -time.Millisecond }},
-		{"retention long max", map[string]string{"retention.ms": longMax}, func(l *commitlog.Config) { l.RetentionMs = 1<<63 - 1 }},
+		{"retention", map[string]string{"retention.ms": "60000"}, func(l *commitlog.Config) { l.RetentionTime = time.Minute }},
+		{"retention forever", map[string]string{"retention.ms": "-1"}, func(l *commitlog.Config) { l.RetentionTime = -time.Millisecond }},
+		{"retention long max", map[string]string{"retention.ms": longMax}, func(l *commitlog.Config) { l.RetentionTime = 1<<63 - 1 }},
 		{"segment", map[string]string{"segment.bytes": "2048", "segment.ms": "10", "segment.index.bytes": "100", "index.interval.bytes": "1"},
 			func(l *commitlog.Config) {
-				l.SegmentBytes, l.SegmentMs, l.SegmentIndexBytes, l.IndexIntervalBytes = 2048, 10*time.Millisecond, 100, 1
+				l.SegmentBytes, l.SegmentAge, l.SegmentIndexBytes, l.IndexIntervalBytes = 2048, 10*time.Millisecond, 100, 1
 			}},
 		{"max message and retention bytes", map[string]string{"max.message.bytes": "77", "retention.bytes": "1000"},
 			func(l *commitlog.Config) { l.MaxMessageBytes, l.RetentionBytes = 77, 1000 }},
@@ -162,7 +162,7 @@ func TestLogConfig(t *testing.T) {
 				l.TimestampType, l.TimestampBeforeMax, l.TimestampAfterMax = commitlog.CreateTime, time.Second, -1
 			}},
 		{"flush", map[string]string{"flush.messages": "100", "flush.ms": "1000"},
-			func(l *commitlog.Config) { l.FlushMessages, l.FlushMs = 100, time.Second }},
+			func(l *commitlog.Config) { l.FlushMessages, l.FlushInterval = 100, time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

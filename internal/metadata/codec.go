@@ -73,7 +73,7 @@ func EncodeImage(img *Image) ([]byte, error) {
 	}
 	for _, id := range img.BrokerIDs() {
 		b := img.Brokers[id]
-		f.Brokers = append(f.Brokers, fileBroker{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack})
+		f.Brokers = append(f.Brokers, fileBroker(b))
 	}
 	for _, name := range img.TopicNames() {
 		t := img.Topics[name]
