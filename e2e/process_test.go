@@ -53,12 +53,7 @@ type proc struct {
 // startProc runs `samsa server` with its data in dir on a free loopback port.
 func startProc(t *testing.T, dir string, overrides ...string) *proc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	args := []string{"server", "--override", "listeners=PLAINTEXT://" + addr, "--override", "log.dirs=" + dir}
 	for _, o := range overrides {
 		args = append(args, "--override", o)
@@ -67,6 +62,17 @@ func startProc(t *testing.T, dir string, overrides ...string) *proc {
 	p.start()
 	t.Cleanup(func() { p.kill() })
 	return p
+}
+
+// freeAddr finds a free loopback port for a server to listen on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func (p *proc) start() {

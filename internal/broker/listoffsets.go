@@ -55,7 +55,7 @@ func listOffset(p *replica.Partition, ts int64, sp *kmsg.ListOffsetsResponseTopi
 		sp.LeaderEpoch = l.LatestEpoch()
 	case listEarliest, listEarliestLocal:
 		sp.Offset = l.LogStartOffset()
-		sp.LeaderEpoch = epochAt(l, sp.Offset)
+		sp.LeaderEpoch = l.EpochForOffset(sp.Offset)
 	case listLatestTiered, listEarliestPendingLoad:
 		// No tiered storage: Kafka answers "no offset" for these.
 	case listMaxTimestamp:
@@ -80,17 +80,4 @@ func listOffset(p *replica.Partition, ts int64, sp *kmsg.ListOffsetsResponseTopi
 		}
 	}
 	return nil
-}
-
-// epochAt is the leader epoch that wrote offset, from the epoch cache, or -1.
-func epochAt(l *commitlog.Log, offset int64) int32 {
-	// EndOffsetForEpoch walks epochs; find the first epoch whose end is past offset.
-	latest := l.LatestEpoch()
-	for e := int32(0); e <= latest; e++ {
-		got, end := l.EndOffsetForEpoch(e)
-		if got == e && end > offset {
-			return e
-		}
-	}
-	return latest
 }

@@ -27,6 +27,19 @@ func (c *epochCache) latest() (epochEntry, bool) {
 	return c.entries[len(c.entries)-1], true
 }
 
+// epochFor is the epoch whose leader wrote offset: the last entry starting at or
+// before it, or -1 when offset precedes every entry.
+func (c *epochCache) epochFor(offset int64) int32 {
+	epoch := int32(-1)
+	for _, e := range c.entries {
+		if e.startOffset > offset {
+			break
+		}
+		epoch = e.epoch
+	}
+	return epoch
+}
+
 // assign records that epoch starts at startOffset, as Kafka's assign: nothing happens
 // unless the epoch is new or starts earlier than recorded; entries that would break
 // monotonicity are dropped first. It reports whether the cache changed.

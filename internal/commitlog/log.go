@@ -928,6 +928,13 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	return l.epochs.endOffsetFor(epoch, l.leo)
 }
 
+// EpochForOffset is the leader epoch that wrote offset, or -1 if unknown.
+func (l *Log) EpochForOffset(offset int64) int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.epochFor(offset)
+}
+
 // LatestEpoch is the newest leader epoch in the log, or -1.
 func (l *Log) LatestEpoch() int32 {
 	l.mu.RLock()

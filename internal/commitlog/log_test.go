@@ -347,6 +347,11 @@ func TestLeaderEpochCache(t *testing.T) {
 		}
 	}
 	check(5, [][3]int64{{-1, -1, -1}, {0, 0, 2}, {1, 0, 2}, {2, 2, 4}, {3, 2, 4}, {4, 2, 4}, {5, 5, 5}, {6, -1, -1}})
+	for offset, want := range []int32{0, 0, 2, 2, 5, 5} {
+		if got := l.EpochForOffset(int64(offset)); got != want {
+			t.Errorf("EpochForOffset(%d) = %d, want %d", offset, got, want)
+		}
+	}
 	data, _ := os.ReadFile(filepath.Join(dir, "leader-epoch-checkpoint"))
 	if string(data) != "0\n3\n0 0\n2 2\n5 4\n" {
 		t.Fatalf("checkpoint %q", data)

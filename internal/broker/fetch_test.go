@@ -1,0 +1,130 @@
+package broker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/internal/batchtest"
+	"github.com/samsa-io/samsa/internal/commitlog"
+)
+
+// fetchReq builds a fetch of one partition with the given limits.
+func fetchReq(t *testing.T, cl *kgo.Client, topic string, offset int64, maxWait, minBytes, maxBytes, partMax int32) *kmsg.FetchRequest {
+	t.Helper()
+	td, err := kadm.NewClient(cl).ListTopics(testCtx(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = maxWait, minBytes, maxBytes
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, td[topic].ID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = offset, partMax, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// TestFetchLongPollWokenByProduce: a fetch waiting with a max wait far longer than the
+// test's own deadline returns as soon as a record is produced.
+func TestFetchLongPollWokenByProduce(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "poll", 1, nil)
+	cl := tb.client()
+	req := fetchReq(t, cl, "poll", 0, 600_000, 1, 1<<20, 1<<20)
+
+	type result struct {
+		resp *kmsg.FetchResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := req.RequestWith(testCtx(t), cl)
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("fetch returned before any data: %+v %v", r.resp, r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	prod := tb.client(kgo.DefaultProduceTopic("poll"))
+	if err := prod.ProduceSync(testCtx(t), &kgo.Record{Value: []byte("wake")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		p := r.resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.HighWatermark != 1 || len(p.RecordBatches) == 0 {
+			t.Fatalf("woken fetch: error %d hw %d %d bytes", p.ErrorCode, p.HighWatermark, len(p.RecordBatches))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a produce did not wake the waiting fetch (its max wait is 10 minutes)")
+	}
+}
+
+// TestFetchLimits checks max_bytes and partition_max_bytes: whole batches only, never
+// more than the limit, except that the first batch is returned whole even when larger
+// (KIP-74) so a consumer can always progress.
+func TestFetchLimits(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "lim", 1, nil)
+	cl := tb.client()
+	var sizes []int
+	for i := 0; i < 10; i++ {
+		b := batchtest.Values(time.Now().UnixMilli(), string(make([]byte, 1000)))
+		enc := b.Encode()
+		sizes = append(sizes, len(enc))
+		if r := produceRaw(t, cl, "lim", 0, enc); r.ErrorCode != 0 {
+			t.Fatalf("produce: %d", r.ErrorCode)
+		}
+	}
+	batchCount := func(records []byte) int {
+		n := 0
+		for len(records) > 0 {
+			h, err := commitlog.ParseBatchHeader(records)
+			if err != nil || int(h.Size()) > len(records) {
+				t.Fatalf("response holds a partial batch: %v", err)
+			}
+			records = records[h.Size():]
+			n++
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name             string
+		maxBytes, partMx int32
+		want             int
+	}{
+		{"room for three", 1 << 20, int32(3*sizes[0] + 10), 3},
+		{"tiny partition limit still gives one", 1 << 20, 10, 1},
+		{"tiny response limit still gives one", 10, 1 << 20, 1},
+		{"everything", 1 << 20, 1 << 20, 10},
+	} {
+		resp, err := fetchReq(t, cl, "lim", 0, 0, 0, c.maxBytes, c.partMx).RequestWith(testCtx(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if got := batchCount(p.RecordBatches); p.ErrorCode != 0 || got != c.want {
+			t.Errorf("%s: %d batches (error %d), want %d", c.name, got, p.ErrorCode, c.want)
+		}
+	}
+	// A fetch from the middle of the log starts at the batch holding the offset.
+	resp, err := fetchReq(t, cl, "lim", 7, 0, 0, 1<<20, 1<<20).RequestWith(testCtx(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := commitlog.ParseBatchHeader(resp.Topics[0].Partitions[0].RecordBatches)
+	if err != nil || h.BaseOffset != 7 {
+		t.Errorf("fetch at 7 starts at batch %d (%v)", h.BaseOffset, err)
+	}
+}
