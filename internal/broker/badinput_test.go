@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/batchtest"
@@ -249,6 +248,20 @@ func TestRequestErrors(t *testing.T) {
 	if r := produceRaw(t, cl, "small", 0, ok); r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("good batch after bad ones: error %d base %d, want 0 0", r.ErrorCode, r.BaseOffset)
 	}
+	// acks=0 has no response to carry an error: the connection is closed instead.
+	c := dialRaw(t, tb.Addr)
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = 0
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "small"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 9, ok
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	req.SetVersion(9)
+	c.write(kmsg.NewRequestFormatter().AppendRequest(nil, req, 1))
+	c.expectClosed()
+
 	if fr := fetch(t, cl, "small", 0, 100); fr.ErrorCode != kerr.OffsetOutOfRange.Code {
 		t.Errorf("fetch past the end: %d, want OFFSET_OUT_OF_RANGE", fr.ErrorCode)
 	}
@@ -258,7 +271,6 @@ func TestRequestErrors(t *testing.T) {
 	if fr := fetch(t, cl, "small", 0, 0); fr.ErrorCode != 0 || !bytes.Contains(fr.RecordBatches, []byte("v")) {
 		t.Errorf("fetch of the good batch: error %d, %d bytes", fr.ErrorCode, len(fr.RecordBatches))
 	}
-	_ = kgo.NoAck
 }
 
 func kmsgStr(s string) *string { return &s }

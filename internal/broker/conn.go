@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -80,13 +81,18 @@ func (c *conn) readFrame() ([]byte, error) {
 	if n > c.b.cfg.SocketRequestMaxBytes {
 		return nil, fmt.Errorf("broker: request size %d is larger than socket.request.max.bytes (%d)", n, c.b.cfg.SocketRequestMaxBytes)
 	}
-	frame := make([]byte, n)
-	if _, err := io.ReadFull(c.r, frame); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	// Grow the buffer as bytes arrive instead of allocating the announced size up front:
+	// a peer that announces a large frame and sends little of it holds little memory.
+	var buf bytes.Buffer
+	buf.Grow(int(min(n, 64<<10)))
+	got, err := buf.ReadFrom(io.LimitReader(c.r, int64(n)))
+	if err != nil {
 		return nil, err
 	}
+	if got < int64(n) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	frame := buf.Bytes()
 	return frame, nil
 }
 
@@ -183,10 +189,11 @@ func (c *conn) writeResponse(hdr requestHeader, resp kmsg.Response) error {
 
 func newConn(b *Broker, nc net.Conn) *conn {
 	return &conn{
-		b:      b,
-		nc:     nc,
-		r:      bufio.NewReaderSize(nc, 64<<10),
-		w:      bufio.NewWriterSize(nc, 64<<10),
+		b:  b,
+		nc: nc,
+		// Small buffers keep idle connections cheap; large frames bypass them.
+		r:      bufio.NewReaderSize(nc, 16<<10),
+		w:      bufio.NewWriterSize(nc, 16<<10),
 		logger: b.logger.With("remote", nc.RemoteAddr().String()),
 	}
 }

@@ -44,6 +44,15 @@ func (b *Broker) handleProduce(ctx context.Context, _ *conn, kreq kmsg.Request) 
 		resp.Topics = append(resp.Topics, st)
 	}
 	if req.Acks == 0 {
+		// No response is sent, so, as Kafka does, a failure closes the connection: it
+		// is the only way the client can learn of it.
+		for _, st := range resp.Topics {
+			for _, sp := range st.Partitions {
+				if sp.ErrorCode != 0 {
+					return nil, fmt.Errorf("broker: acks=0 produce to %s-%d failed with error %d: %w", st.Topic, sp.Partition, sp.ErrorCode, errClose)
+				}
+			}
+		}
 		return nil, nil
 	}
 	return resp, nil
