@@ -150,6 +150,13 @@ func TestBadFrames(t *testing.T) {
 	}
 }
 
+// TestIdleConnectionClosed: connections.max.idle.ms drops a silent client.
+func TestIdleConnectionClosed(t *testing.T) {
+	tb := startBroker(t, "", map[string]string{"connections.max.idle.ms": "200"})
+	c := dialRaw(t, tb.Addr)
+	c.expectClosed()
+}
+
 // TestPipelinedRequests sends several requests before reading any answer; they come
 // back in order.
 func TestPipelinedRequests(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,7 +43,13 @@ type requestHeader struct {
 
 // serve reads, handles and answers requests until the connection fails or ctx ends.
 func (c *conn) serve(ctx context.Context) {
+	idle := c.b.cfg.ConnectionsMaxIdle
 	for {
+		if idle > 0 {
+			// connections.max.idle.ms: a client that sends nothing for that long is
+			// dropped, so abandoned connections do not hold memory forever.
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
 		frame, err := c.readFrame()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {

@@ -49,6 +49,9 @@ type Config struct {
 	DeleteTopicEnable        bool       // delete.topic.enable; default true
 	MessageMaxBytes          int32      // message.max.bytes; default 1048588
 	SocketRequestMaxBytes    int32      // socket.request.max.bytes; default 104857600
+	// ConnectionsMaxIdle is connections.max.idle.ms (default 10 minutes); <= 0 never
+	// closes idle connections.
+	ConnectionsMaxIdle time.Duration
 	// Log defaults for every topic (log.* keys); topic overrides are resolved by LogConfig.
 	Log commitlog.Config
 	// LogRetentionCheckInterval is log.retention.check.interval.ms.
@@ -483,6 +486,9 @@ func resolve(raw map[string]string) (*Config, error) {
 	}
 	if n, err := p.int("socket.request.max.bytes", 32); check(err) {
 		c.SocketRequestMaxBytes = int32(n)
+	}
+	if n, err := p.int("connections.max.idle.ms", 64); check(err) {
+		c.ConnectionsMaxIdle = msToDuration(n)
 	}
 
 	// log.retention.ms > log.retention.minutes > log.retention.hours; any negative

@@ -39,6 +39,7 @@ func TestDefault(t *testing.T) {
 		{"delete.topic.enable", c.DeleteTopicEnable, true},
 		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
 		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
+		{"connections.max.idle.ms", c.ConnectionsMaxIdle, 10 * time.Minute},
 		{"log.retention.check.interval.ms", c.LogRetentionCheckInterval, 5 * time.Minute},
 		{"inter.broker.listener.name", c.InterBrokerListenerName, "PLAINTEXT"},
 		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},

@@ -59,6 +59,7 @@ var brokerKeyList = []brokerKey{
 	{name: "delete.topic.enable", typ: TypeBoolean, def: "true", doc: "Allow deleting topics."},
 	{name: "message.max.bytes", typ: TypeInt, def: "1048588", doc: "Largest record batch size allowed."},
 	{name: "socket.request.max.bytes", typ: TypeInt, def: "104857600", doc: "Largest request size the server accepts."},
+	{name: "connections.max.idle.ms", typ: TypeLong, def: "600000", doc: "Close connections that send no request for this long; -1 never closes."},
 	{name: "log.retention.hours", typ: TypeInt, def: "168", doc: "Hours to keep a log segment before deleting it (lowest precedence)."},
 	{name: "log.retention.minutes", typ: TypeInt, null: true, doc: "Minutes to keep a log segment; overrides log.retention.hours."},
 	{name: "log.retention.ms", typ: TypeLong, null: true, doc: "Milliseconds to keep a log segment; overrides minutes and hours; -1 keeps forever."},
