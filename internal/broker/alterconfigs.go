@@ -24,23 +24,15 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, _ *conn, kreq kmsg.Requ
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType = rr.ResourceType
 		sr.ResourceName = rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
+		err := b.alterResource(rr.ResourceType, rr.ResourceName, func() error {
 			configs := make(map[string]string, len(rr.Configs))
 			for _, c := range rr.Configs {
 				if c.Value != nil {
 					configs[c.Name] = *c.Value
 				}
 			}
-			err = b.ctl.ReplaceTopicConfigs(ctx, rr.ResourceName, configs, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker:
-			if err = b.checkBrokerResource(rr.ResourceName); err == nil {
-				err = errDynamicBrokerConfig
-			}
-		default:
-			err = fmt.Errorf("broker: config resource type %d is not supported: %w", rr.ResourceType, kerr.InvalidRequest)
-		}
+			return b.ctl.ReplaceTopicConfigs(ctx, rr.ResourceName, configs, req.ValidateOnly)
+		})
 		sr.ErrorCode = errorCode(err)
 		sr.ErrorMessage = errorMessage(err)
 		resp.Resources = append(resp.Resources, sr)
@@ -55,24 +47,32 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, _ *conn, kre
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType = rr.ResourceType
 		sr.ResourceName = rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
+		err := b.alterResource(rr.ResourceType, rr.ResourceName, func() error {
 			ops := make([]metadata.ConfigOp, 0, len(rr.Configs))
 			for _, c := range rr.Configs {
 				ops = append(ops, metadata.ConfigOp{Key: c.Name, Op: metadata.ConfigOpType(c.Op), Value: c.Value})
 			}
-			err = b.ctl.IncrementalAlterTopicConfigs(ctx, rr.ResourceName, ops, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker:
-			if err = b.checkBrokerResource(rr.ResourceName); err == nil {
-				err = errDynamicBrokerConfig
-			}
-		default:
-			err = fmt.Errorf("broker: config resource type %d is not supported: %w", rr.ResourceType, kerr.InvalidRequest)
-		}
+			return b.ctl.IncrementalAlterTopicConfigs(ctx, rr.ResourceName, ops, req.ValidateOnly)
+		})
 		sr.ErrorCode = errorCode(err)
 		sr.ErrorMessage = errorMessage(err)
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return resp, nil
+}
+
+// alterResource routes a config change: topics to alterTopic, this broker to
+// errDynamicBrokerConfig, anything else to INVALID_REQUEST.
+func (b *Broker) alterResource(typ kmsg.ConfigResourceType, name string, alterTopic func() error) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		return alterTopic()
+	case kmsg.ConfigResourceTypeBroker:
+		if err := b.checkBrokerResource(name); err != nil {
+			return err
+		}
+		return errDynamicBrokerConfig
+	default:
+		return fmt.Errorf("broker: config resource type %d is not supported: %w", typ, kerr.InvalidRequest)
+	}
 }

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,12 +25,7 @@ func (b *Broker) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Req
 	img := b.quorum.Image()
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = img.ControllerID
-	ids := make([]int32, 0, len(img.Brokers))
-	for id := range img.Brokers {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
+	for _, id := range img.BrokerIDs() {
 		br := img.Brokers[id]
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = br.ID

@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,13 +20,8 @@ func (b *Broker) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 
 	allTopics := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if allTopics {
-		names := make([]string, 0, len(img.Topics))
-		for name := range img.Topics {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			resp.Topics = append(resp.Topics, b.metadataTopic(img.Topics[name], req.Version))
+		for _, name := range img.TopicNames() {
+			resp.Topics = append(resp.Topics, metadataTopic(img.Topics[name]))
 		}
 	}
 	for _, rt := range req.Topics {
@@ -69,17 +63,12 @@ func (b *Broker) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 				continue
 			}
 		}
-		resp.Topics = append(resp.Topics, b.metadataTopic(t, req.Version))
+		resp.Topics = append(resp.Topics, metadataTopic(t))
 	}
 
 	// Brokers come from the image after any auto-creation.
 	img = b.quorum.Image()
-	ids := make([]int32, 0, len(img.Brokers))
-	for id := range img.Brokers {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
+	for _, id := range img.BrokerIDs() {
 		br := img.Brokers[id]
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID = br.ID
@@ -96,7 +85,7 @@ func (b *Broker) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 }
 
 // metadataTopic describes one topic for a Metadata response.
-func (b *Broker) metadataTopic(t *metadata.Topic, version int16) kmsg.MetadataResponseTopic {
+func metadataTopic(t *metadata.Topic) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = kmsg.StringPtr(t.Name)
 	st.TopicID = t.ID

@@ -5,48 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/samsa-io/samsa/internal/atomicfile"
 )
-
-// writeFileAtomic writes data to path durably: a temporary file is written and fsynced,
-// renamed over path, and the directory fsynced, so a crash leaves the old or the new
-// contents, never a mix (Kafka's CheckpointFile does the same).
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // maxCheckpointEntries bounds what a checkpoint file may claim before we allocate.
 const maxCheckpointEntries = 1 << 24
@@ -132,5 +95,5 @@ func writeOffsetCheckpoint(path string, m map[TopicPartition]int64) error {
 	for tp, off := range m {
 		lines = append(lines, fmt.Sprintf("%s %d %d", tp.Topic, tp.Partition, off))
 	}
-	return writeFileAtomic(path, formatCheckpoint(lines))
+	return atomicfile.WriteFile(path, formatCheckpoint(lines))
 }

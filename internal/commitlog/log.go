@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-io/samsa/internal/atomicfile"
 	"github.com/samsa-io/samsa/internal/producerstate"
 )
 
@@ -444,7 +445,7 @@ func (l *Log) writeEpochsLocked() {
 	l.mu.RLock()
 	data := l.epochs.encode()
 	l.mu.RUnlock()
-	if err := writeFileAtomic(filepath.Join(l.dir, epochCheckpointFile), data); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(l.dir, epochCheckpointFile), data); err != nil {
 		l.logger.Error("commitlog: write leader epoch checkpoint", "err", err)
 		return
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-io/samsa/internal/atomicfile"
 )
 
 // Files of a data directory (see doc.go).
@@ -121,7 +123,7 @@ func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
 		if err := os.Remove(marker); err != nil {
 			return nil, storageError("remove clean-shutdown marker", err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return nil, storageError("sync data dir", err)
 		}
 	}
@@ -209,7 +211,7 @@ func writePartitionMetadata(dir string, topicID [16]byte) error {
 	if !os.IsNotExist(err) {
 		return storageError("read partition metadata", err)
 	}
-	if err := writeFileAtomic(path, []byte(want)); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(want)); err != nil {
 		return storageError("write partition metadata", err)
 	}
 	return nil
@@ -361,7 +363,7 @@ func (m *Manager) Close() error {
 		errs = append(errs, storageError("write checkpoints", err))
 	}
 	if len(errs) == 0 && !needRecovery {
-		if err := writeFileAtomic(filepath.Join(m.dir, CleanShutdownFile), nil); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(m.dir, CleanShutdownFile), nil); err != nil {
 			errs = append(errs, storageError("write clean-shutdown marker", err))
 		}
 	}

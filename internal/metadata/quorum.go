@@ -11,12 +11,14 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-io/samsa/internal/atomicfile"
 )
 
 // The local quorum's file names; see the package doc.
 const (
 	metadataFile    = "metadata.json"
-	metadataTmpFile = "metadata.json.tmp"
+	metadataTmpFile = metadataFile + atomicfile.TempSuffix
 )
 
 // localQuorum is the single-node Quorum: this node is the only voter and controller, and
@@ -124,33 +126,12 @@ func (q *localQuorum) writeImage(img *Image) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(q.dir, metadataTmpFile)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("metadata: write %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err = atomicfile.WriteFile(filepath.Join(q.dir, metadataFile), data)
+	if errors.Is(err, atomicfile.ErrDirSync) {
+		return fmt.Errorf("%w: %v", errWriteUncertain, err)
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("metadata: write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(q.dir, metadataFile)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("metadata: rename %s: %w", tmp, err)
-	}
-	d, err := os.Open(q.dir)
-	if err == nil {
-		err = d.Sync()
-		d.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("%w: sync %s: %v", errWriteUncertain, q.dir, err)
+		return fmt.Errorf("metadata: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/samsa-io/samsa/internal/atomicfile"
 )
 
 // ErrCorruptSnapshot is wrapped by the errors of decoding a snapshot file whose bytes
@@ -21,7 +23,7 @@ var ErrCorruptSnapshot = errors.New("corrupt producer state snapshot")
 const (
 	snapshotVersion = 1
 	snapshotSuffix  = ".snapshot"
-	tmpSuffix       = ".tmp"
+	tmpSuffix       = atomicfile.TempSuffix
 	offsetDigits    = 20
 
 	headerLen     = 2 + 4 + 8 + 4         // version, crc, offset, count
@@ -69,16 +71,7 @@ func (m *Manager) WriteSnapshot(dir string, offset int64) error {
 	}
 	name := SnapshotFileName(offset)
 	path := filepath.Join(dir, name)
-	tmp := path + tmpSuffix
-	if err := writeFileSync(tmp, m.encode(offset)); err != nil {
-		os.Remove(tmp) // best effort; LoadSnapshot removes leftovers too
-		return fmt.Errorf("producerstate: write snapshot %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("producerstate: write snapshot %s: %w", name, err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.WriteFile(path, m.encode(offset)); err != nil {
 		return fmt.Errorf("producerstate: write snapshot %s: %w", name, err)
 	}
 
@@ -96,35 +89,6 @@ func (m *Manager) WriteSnapshot(dir string, offset int64) error {
 		kept++
 	}
 	return removeSnapshots(dir, remove)
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so that renames and removals in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
 }
 
 // listSnapshots returns the offsets of the snapshot files in dir, newest first. A
@@ -160,7 +124,7 @@ func removeSnapshots(dir string, offsets []int64) error {
 			return fmt.Errorf("producerstate: remove snapshot %s: %w", name, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("producerstate: remove snapshots: %w", err)
 	}
 	return nil
