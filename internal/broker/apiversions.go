@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"regexp"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -11,8 +13,15 @@ func (b *Broker) handleApiVersions(_ context.Context, _ *conn, kreq kmsg.Request
 	req := kreq.(*kmsg.ApiVersionsRequest)
 	resp := b.apiVersionsResponse()
 	resp.SetVersion(req.Version)
+	// KIP-511: from v3 the client names its software; Kafka refuses malformed names.
+	if req.Version >= 3 && (!validSoftwareName.MatchString(req.ClientSoftwareName) || !validSoftwareName.MatchString(req.ClientSoftwareVersion)) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+	}
 	return resp, nil
 }
+
+// validSoftwareName is Kafka's rule for ApiVersions client software names and versions.
+var validSoftwareName = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
 
 // apiVersionsResponse lists the API table, sorted by key.
 func (b *Broker) apiVersionsResponse() *kmsg.ApiVersionsResponse {

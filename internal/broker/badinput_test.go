@@ -144,9 +144,16 @@ func TestBadFrames(t *testing.T) {
 
 	// After all that the broker still answers.
 	c := dialRaw(t, tb.Addr)
-	resp := c.request(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "samsa-test", "1.0.0-rc1"
+	resp := c.request(av, 3).(*kmsg.ApiVersionsResponse)
 	if resp.ErrorCode != 0 || len(resp.ApiKeys) == 0 {
 		t.Fatalf("ApiVersions after bad frames: error %d", resp.ErrorCode)
+	}
+	// KIP-511 software names are checked as Kafka does.
+	av.ClientSoftwareName = "bad name!"
+	if resp := c.request(av, 3).(*kmsg.ApiVersionsResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("ApiVersions with a malformed software name: error %d, want INVALID_REQUEST", resp.ErrorCode)
 	}
 }
 
