@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -288,3 +289,54 @@ func TestRequestErrors(t *testing.T) {
 }
 
 func kmsgStr(s string) *string { return &s }
+
+// TestManyConnections opens many connections at once, each pipelining requests, and
+// checks every one is answered.
+func TestManyConnections(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	const conns, perConn = 200, 5
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		go func() {
+			nc, err := net.DialTimeout("tcp", tb.Addr, 10*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(30 * time.Second))
+			var out []byte
+			for j := int32(0); j < perConn; j++ {
+				req := kmsg.NewPtrMetadataRequest()
+				req.SetVersion(12)
+				out = append(out, kmsg.NewRequestFormatter().AppendRequest(nil, req, j)...)
+			}
+			if _, err := nc.Write(out); err != nil {
+				errs <- err
+				return
+			}
+			for j := int32(0); j < perConn; j++ {
+				var sz [4]byte
+				if _, err := io.ReadFull(nc, sz[:]); err != nil {
+					errs <- err
+					return
+				}
+				body := make([]byte, binary.BigEndian.Uint32(sz[:]))
+				if _, err := io.ReadFull(nc, body); err != nil {
+					errs <- err
+					return
+				}
+				if id := int32(binary.BigEndian.Uint32(body)); id != j {
+					errs <- fmt.Errorf("response %d has correlation id %d", j, id)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
