@@ -19,35 +19,71 @@ import (
 // Version is the samsa version, set at link time.
 var Version = "dev"
 
-const usage = `Samsa: a Kafka-compatible streaming platform in one binary.
+// env is what a command may touch of the outside world.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
 
-Usage:
-  samsa server [-c server.properties] [--override key=value ...]
-  samsa version
-  samsa help
+// command is one samsa subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
 
-Run 'samsa <command> --help' for a command's flags.
-`
+// commands lists every subcommand, in the order help shows them. The Kafka tools keep
+// the names of Kafka's scripts without the "kafka-" prefix and ".sh" suffix.
+var commands = []command{
+	{"server", "start a Samsa node (broker and controller)", runServer},
+	{"topics", "create, list, describe, alter and delete topics (kafka-topics.sh)", runTopics},
+	{"console-producer", "produce lines from standard input (kafka-console-producer.sh)", runConsoleProducer},
+	{"console-consumer", "print records to standard output (kafka-console-consumer.sh)", runConsoleConsumer},
+	{"configs", "describe and alter topic and broker configs (kafka-configs.sh)", runConfigs},
+	{"get-offsets", "print partition offsets (kafka-get-offsets.sh)", runGetOffsets},
+	{"delete-records", "delete records up to an offset (kafka-delete-records.sh)", runDeleteRecords},
+	{"broker-api-versions", "print the API versions each broker supports (kafka-broker-api-versions.sh)", runBrokerAPIVersions},
+	{"dump-log", "decode segment, index and time-index files (kafka-dump-log.sh)", runDumpLog},
+	{"producer-perf-test", "measure produce throughput and latency (kafka-producer-perf-test.sh)", runProducerPerfTest},
+	{"consumer-perf-test", "measure consume throughput (kafka-consumer-perf-test.sh)", runConsumerPerfTest},
+	{"e2e-latency", "measure produce-to-consume latency (kafka-e2e-latency.sh)", runE2ELatency},
+	{"version", "print the version", runVersion},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Samsa: a Kafka-compatible streaming platform in one binary.\n\nUsage: samsa <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'samsa <command> --help' for a command's flags.\n")
+}
 
 // Run runs the samsa command line with args (without the program name).
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "server":
-		return runServer(ctx, args[1:], stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "samsa", Version)
-		return nil
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		usage(stdout)
 		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+	case "--version":
+		return runVersion(ctx, e, nil)
 	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func runVersion(_ context.Context, e *env, _ []string) error {
+	fmt.Fprintln(e.stdout, "samsa", Version)
+	return nil
 }
 
 // overrides collects repeated --override key=value flags.
@@ -64,7 +100,8 @@ func (o overrides) Set(s string) error {
 	return nil
 }
 
-func runServer(ctx context.Context, args []string, stderr io.Writer) error {
+func runServer(ctx context.Context, e *env, args []string) error {
+	stderr := e.stderr
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
