@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs Samsa's whole test suite: formatting, go vet, staticcheck, every test with the
-# race detector, then each fuzz target for a short time. Needs only Go: the linter is a
-# tool dependency in go.mod and is fetched by the go command.
+# race detector, then each fuzz target for a short time. Needs only Go (and, on Debian as
+# root, installs kcat for the console tools' interop tests): the linter is a tool
+# dependency in go.mod and is fetched by the go command.
 #
 #   FUZZTIME=30s bash scripts/test.sh   # fuzz longer
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh  # kcat, for the console tools' interop tests
 
 fuzztime=${FUZZTIME:-8s}
 
