@@ -8,6 +8,7 @@
 //	<log.dirs>/
 //	  recovery-point-offset-checkpoint   per partition: offset below which data is fsynced
 //	  log-start-offset-checkpoint        per partition: first offset still in the log
+//	  cleaner-offset-checkpoint          per compacted partition: offset the cleaner cleaned to
 //	  .samsa_cleanshutdown               present only after a clean Manager.Close
 //	  <topic>-<partition>/               e.g. my-topic-0 (topic names may contain '-')
 //	    partition.metadata
@@ -17,6 +18,8 @@
 //	    00000000000000000000.timeindex   sparse time index of that segment
 //	    00000000000000012345.log ...     next segment, base offset 12345
 //	    <20-digit offset>.snapshot       producer state (package producerstate)
+//	    <base>.log.cleaned, .index.cleaned, .timeindex.cleaned   cleaner output being written
+//	    <base>.log.swap, .index.swap, .timeindex.swap            cleaner output being swapped in
 //
 // # .log: record batches
 //
@@ -88,11 +91,13 @@
 // Rewritten (temp file, fsync, rename, fsync dir) whenever an append brings a new epoch,
 // and on truncation or log start offset changes.
 //
-// # recovery-point-offset-checkpoint and log-start-offset-checkpoint
+// # recovery-point-offset-checkpoint, log-start-offset-checkpoint, cleaner-offset-checkpoint
 //
 // Text, as Kafka's OffsetCheckpointFile: "0", the entry count, then one line per
 // partition "<topic> <partition> <offset>". Written atomically like the epoch file,
-// every CheckpointInterval and at Close.
+// every CheckpointInterval and at Close. cleaner-offset-checkpoint is written after
+// every Manager.RunCleaner pass that cleaned something; a stale or missing one only
+// makes the cleaner redo work.
 //
 // # partition.metadata
 //
@@ -130,6 +135,9 @@
 //  5. Producer state: producerstate.LoadSnapshot at or below the end, then every
 //     idempotent batch after the snapshot is replayed (producerstate.Update).
 //
+// Before step 1, the leftovers of an interrupted cleaning round are repaired (see
+// "Crash recovery of the cleaner" below).
+//
 // Close writes the final time index entries, fsyncs everything, truncates a failed
 // write's leftovers from the active segment and writes a producer snapshot at the end.
 //
@@ -162,4 +170,84 @@
 // walks the records' timestamp deltas. Inside a compressed batch it answers at batch
 // granularity (the batch's base offset and max timestamp) rather than decompress; for a
 // LogAppendTime batch that is exact, as all its records carry the max timestamp.
+//
+// # Log compaction
+//
+// A log with cleanup.policy containing compact (Config.Compact) is cleaned by the
+// Manager's cleaner (Manager.RunCleaner, every ManagerOptions.CleanerBackoff, default
+// 15 s; Log.Clean runs one round directly). The model is Kafka's LogCleaner:
+//
+//   - Sections. cleanedTo (per log, from cleaner-offset-checkpoint) splits the log: the
+//     segments wholly below it are clean; the segments after it are dirty. The active
+//     segment, segments reaching past the high watermark and, from the first segment
+//     whose largest timestamp is younger than min.compaction.lag.ms on, the rest, are
+//     never cleaned. A cleanedTo outside [log start, active base] restarts at the log
+//     start.
+//   - Selection. RunCleaner picks, filthiest first, the compacted logs whose dirty ratio
+//     (cleanable dirty bytes / (clean + cleanable dirty bytes)) is at least
+//     min.cleanable.dirty.ratio, or whose first dirty batch is older than
+//     max.compaction.lag.ms (such a log also rolls its active segment by then, Kafka's
+//     maxSegmentMs), or that kept a tombstone whose delete horizon has passed. Each log
+//     is cleaned at most once per pass (again only while the offset map bound cuts its
+//     rounds short and they make progress), so a pass always ends and a directory of
+//     many small compacted partitions does not keep the cleaner busy. One round runs
+//     per log at a time (Log.cleanMu), one log at a time (Manager.cleanMu).
+//   - Offset map. Every record of the cleanable dirty segments, in order, sets
+//     map[key] = offset: the latest offset of each key. Its memory is bounded by
+//     ManagerOptions.CleanerMapBytes (default 128 MiB, Kafka's dedupe buffer; each key
+//     costs its bytes plus 64): the first dirty segment always goes in whole, then
+//     segments are added while they fit. The round cleans up to the end of the last
+//     segment mapped, and the next round goes on from there.
+//   - Rewrite. Every segment below the end of the mapped section (clean ones too) is
+//     rewritten, in groups of consecutive segments whose total size fits segment.bytes,
+//     whose index entries fit segment.index.bytes and whose offsets fit 32-bit relative
+//     offsets (Kafka's groupSegmentsBySize, on the sizes before cleaning): each group
+//     becomes one segment at the first one's base. A record is kept iff it has a key,
+//     no later offset of its key is in the map, and, for a tombstone (null value), its
+//     batch's delete horizon has not passed. Batches keep their base offset,
+//     lastOffsetDelta, producer fields, leader epoch and codec (a compressed batch is
+//     decompressed, at most 16 × max.message.bytes and 64 MiB, and re-encoded with the
+//     same codec); maxTimestamp of a CreateTime batch becomes its kept records' largest.
+//     A batch that keeps every record and needs no delete horizon is copied as it is. A
+//     batch left empty is dropped, except (kept with no records and no codec) the last
+//     batch of each active idempotent producer, so a replay of the log restores its
+//     sequence state as Kafka does, and the last batch of each group, so that the
+//     cleaned segment ends where the replaced ones did (crash recovery relies on it).
+//     Control batches are copied as they are.
+//   - Delete horizon (KIP-534, as Kafka 3.x stores it): the first time a batch with a
+//     kept tombstone is cleaned, it is rewritten with attribute bit 6 set and
+//     firstTimestamp = clean time + delete.retention.ms (record timestamp deltas are
+//     taken from it, so record timestamps do not change). A later round drops its
+//     tombstones once the clock reaches the horizon.
+//   - Keyless records are refused at Append for a compacted log (kerr.InvalidRecord,
+//     "compacted topic cannot accept message without key"; compressed batches are
+//     decompressed to check), and dropped by the cleaner should any exist.
+//   - Retention (retention.ms, retention.bytes) applies only with cleanup.policy
+//     containing delete (Config.Delete): a compact-only log never loses data by age
+//     or size.
+//
+// # Crash recovery of the cleaner
+//
+// A group's cleaned segment is written to <base>.log.cleaned, <base>.index.cleaned
+// and <base>.timeindex.cleaned and fsynced, without any log lock (sealed segments do
+// not change). Then, holding the log's appendMu and flushMu (so no truncation,
+// retention, DeleteRecords or Close runs meanwhile), the round checks that the
+// segments it read are still the log's (if one of those ran, the round is abandoned
+// and its .cleaned files deleted), renames the files to .swap, the .log last (its
+// .swap is the commit point), fsyncs the directory, and publishes the new segment list
+// under mu, which readers hold for a whole read: a reader sees the old segments or the
+// new one, never a mix. It then deletes the old segments' files (.log first), renames
+// the .index.swap and .timeindex.swap to their final names, the .log.swap last, and
+// fsyncs the directory. Open repairs a crash at any point:
+//
+//   - a .cleaned file is deleted: the round had not committed;
+//   - an .index.swap or .timeindex.swap without a .log.swap likewise;
+//   - a <base>.log.swap is completed: every .log whose base lies in [base, the offset
+//     after the .swap's last batch) is deleted with its indexes, so are the index files
+//     of base (.swap or not), and the .swap is renamed to <base>.log, whose indexes are
+//     then rebuilt by a full recovery scan. As the last batch of a group is always
+//     kept, that range covers exactly the replaced segments.
+//
+// cleaner-offset-checkpoint is written after the swaps, so a crash before it only
+// repeats work: cleaning is idempotent.
 package commitlog

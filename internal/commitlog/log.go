@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,6 +55,23 @@ type Config struct {
 	FlushInterval time.Duration // flush.ms: fsync when the oldest unflushed data is older than this
 	// ProducerIDExpiration is producer.id.expiration.ms: idle producer state is dropped after it.
 	ProducerIDExpiration time.Duration
+
+	// Compaction (cleanup.policy and the log cleaner's settings; see "Log compaction"
+	// in doc.go).
+	Compact bool // cleanup.policy contains compact: the cleaner keeps the latest record per key
+	Delete  bool // cleanup.policy contains delete: retention.ms and retention.bytes apply
+	// DeleteRetention is delete.retention.ms: how long a tombstone survives after the
+	// clean that first kept it (its delete horizon).
+	DeleteRetention time.Duration
+	// MinCompactionLag is min.compaction.lag.ms: segments holding a record younger than
+	// this are not cleaned.
+	MinCompactionLag time.Duration
+	// MaxCompactionLag is max.compaction.lag.ms: a log whose oldest dirty batch is older
+	// than this is cleaned whatever its dirty ratio, and its active segment rolls by then.
+	MaxCompactionLag time.Duration
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the share of the cleanable
+	// bytes not yet cleaned at which the cleaner picks the log.
+	MinCleanableDirtyRatio float64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -72,7 +90,22 @@ func DefaultConfig() Config {
 		FlushMessages:        1<<63 - 1,
 		FlushInterval:        1<<63 - 1,
 		ProducerIDExpiration: 24 * time.Hour,
+
+		Delete:                 true,
+		DeleteRetention:        24 * time.Hour,
+		MaxCompactionLag:       1<<63 - 1,
+		MinCleanableDirtyRatio: 0.5,
 	}
+}
+
+// maxSegmentAge is Kafka's LogConfig.maxSegmentMs: a compacted log rolls by
+// max.compaction.lag.ms at the latest, so that the cleaner, which never touches the
+// active segment, can honour the lag.
+func (c *Config) maxSegmentAge() time.Duration {
+	if c.Compact && c.MaxCompactionLag > 0 {
+		return min(c.SegmentAge, c.MaxCompactionLag)
+	}
+	return c.SegmentAge
 }
 
 // Clock is the time source; tests substitute a fake.
@@ -136,6 +169,9 @@ type ProducerInfo struct {
 // Log is one partition's log: a directory of segments.
 //
 // Locks, always taken in this order:
+//   - cleanMu serialises cleaning rounds of this log (see cleaner.go): a round reads
+//     sealed segments without other locks and takes the three below only to swap
+//     cleaned segments in.
 //   - appendMu serialises everything that writes: Append, roll, TruncateTo, retention,
 //     DeleteRecordsBefore, producer state and Close. It is held while bytes are written
 //     to the active segment, so readers never wait for a write(2).
@@ -149,6 +185,8 @@ type Log struct {
 	clock  Clock
 	logger *slog.Logger
 	fs     FS
+
+	cleanMu sync.Mutex
 
 	appendMu sync.Mutex
 	// producers is guarded by appendMu (producerstate.Manager is not synchronised).
@@ -168,18 +206,29 @@ type Log struct {
 	rollFlushNeeded bool // a segment was sealed since the last flush
 	epochs          epochCache
 	closed          bool
+	// segGen counts changes to the segment list other than rolls and the cleaner's
+	// swaps (retention, DeleteRecords, truncation, Close): a cleaning round that began
+	// under another generation is abandoned before it swaps.
+	segGen atomic.Uint64
+	// cleanedTo is the cleaner's first dirty offset: everything below it has been
+	// compacted (cleaner-offset-checkpoint).
+	cleanedTo int64
+	// horizonDue is the earliest delete horizon (ms) of a tombstone the last clean
+	// kept, or math.MaxInt64: once due, the log is worth cleaning again.
+	horizonDue int64
 }
 
 // Open opens (creating if needed) the log in dir, recovering from recoveryPoint: every
 // batch past it is validated and a torn or corrupt tail is truncated.
 func Open(dir string, cfg Config, recoveryPoint, logStartOffset int64, opts Options) (*Log, error) {
 	l := &Log{
-		dir:       dir,
-		clock:     opts.Clock,
-		logger:    opts.Logger,
-		fs:        opts.FS,
-		producers: producerstate.New(),
-		cfg:       cfg,
+		dir:        dir,
+		clock:      opts.Clock,
+		logger:     opts.Logger,
+		fs:         opts.FS,
+		producers:  producerstate.New(),
+		cfg:        cfg,
+		horizonDue: math.MaxInt64,
 	}
 	if l.clock == nil {
 		l.clock = wallClock{}
@@ -249,6 +298,12 @@ func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
 	storageErr := func(err error) error {
 		return fmt.Errorf("commitlog: open %s: %w: %w", l.dir, err, kerr.KafkaStorageError)
 	}
+	// Finish or undo an interrupted cleaner swap first (see "Log compaction" in
+	// doc.go); the segments it completes have their indexes rebuilt below.
+	rebuild, err := recoverCleanerFiles(l.dir)
+	if err != nil {
+		return storageErr(err)
+	}
 	bases, err := segmentBases(l.dir)
 	if err != nil {
 		return storageErr(err)
@@ -307,7 +362,7 @@ func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
 		if err != nil {
 			return storageErr(err)
 		}
-		trusted := i < first
+		trusted := i < first && !rebuild[s.base]
 		if trusted {
 			if err := s.loadIndexes(fi.Size()); err != nil {
 				l.logger.Warn("commitlog: rebuilding index", "segment", s.base, "err", err)
@@ -494,6 +549,13 @@ func (l *Log) appendLocked(records []byte, opts AppendOptions) (AppendResult, in
 	if err != nil {
 		return AppendResult{}, -1, err
 	}
+	if cfg.Compact && !opts.FromReplication {
+		for i := range refs {
+			if err := checkKeys(records[refs[i].pos:refs[i].pos+int(refs[i].h.Size())], &refs[i].h, &cfg); err != nil {
+				return AppendResult{}, -1, fmt.Errorf("commitlog: batch at position %d: %w", refs[i].pos, err)
+			}
+		}
+	}
 	res := AppendResult{BaseOffset: -1, LastOffset: -1, LogAppendTime: -1, LogStartOffset: logStart}
 	if len(refs) == 0 {
 		return res, -1, nil
@@ -610,7 +672,7 @@ func (l *Log) shouldRoll(s *segment, cfg *Config, appendSize, maxTs, first, last
 	if s.st.rollTs >= 0 {
 		waited = maxTs - s.st.rollTs
 	}
-	if waited > cfg.SegmentAge.Milliseconds() {
+	if waited > cfg.maxSegmentAge().Milliseconds() {
 		return true
 	}
 	lim := limitsOf(cfg)
@@ -897,6 +959,7 @@ func (l *Log) deleteOldestLocked(n int) error {
 	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	n = min(n, len(l.segments)-1)
+	l.segGen.Add(1)
 	gone := slices.Clone(l.segments[:n])
 	l.segments = slices.Delete(l.segments, 0, n)
 	if l.segments[0].base > l.logStart {
@@ -968,6 +1031,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	// Readers wait while segment files shrink under them: truncation is rare.
 	l.mu.Lock()
+	l.segGen.Add(1)
 	keep := 0 // segments kept: those with base < offset
 	for keep < len(l.segments) && l.segments[keep].base < offset {
 		keep++
@@ -1025,6 +1089,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.leo = active.st.next
 	l.logStart = min(newLogS, l.leo)
 	l.hw = min(l.hw, l.leo)
+	l.cleanedTo = min(l.cleanedTo, l.leo)
 	l.recoveryPoint = min(l.recoveryPoint, l.leo)
 	if fresh != nil {
 		l.epochs = epochCache{}
@@ -1114,8 +1179,10 @@ func (l *Log) SetConfig(cfg Config) {
 // ApplyRetention deletes whole segments past retention, oldest first, as Kafka's
 // deleteOldSegments: first those whose largest timestamp is older than retention.ms,
 // then while the log minus the oldest segment is still at least retention.bytes. The
-// active segment and segments above the high watermark are never deleted. It returns
-// the number of segments deleted.
+// active segment and segments above the high watermark are never deleted, and nothing
+// is deleted unless cleanup.policy contains delete (Config.Delete): a compact-only
+// log keeps its data whatever its age or size. It returns the number of segments
+// deleted.
 func (l *Log) ApplyRetention() (int, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -1126,6 +1193,9 @@ func (l *Log) ApplyRetention() (int, error) {
 	}
 	cfg, hw, segs := l.cfg, l.hw, slices.Clone(l.segments)
 	l.mu.RUnlock()
+	if !cfg.Delete {
+		return 0, nil
+	}
 	nowMs := l.clock.Now().UnixMilli()
 	eligible := func(i int) bool { return i+1 < len(segs) && segs[i+1].base <= hw }
 	n := 0
@@ -1258,6 +1328,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	leo := l.leo
 	l.closed = true
+	l.segGen.Add(1)
 	segs := l.segments
 	l.mu.Unlock()
 	if err := l.producers.WriteSnapshot(l.dir, leo); err != nil {

@@ -60,6 +60,12 @@ type ManagerOptions struct {
 	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often flush.ms is checked
 	// and segments sealed by a roll are flushed. Zero means 1 s.
 	FlushCheckInterval time.Duration
+	// CleanerBackoff is log.cleaner.backoff.ms: how often the cleaner looks for
+	// compacted logs worth cleaning. Zero means 15 s (Kafka's default).
+	CleanerBackoff time.Duration
+	// CleanerMapBytes bounds the cleaner's offset map (log.cleaner.dedupe.buffer.size);
+	// zero means DefaultCleanerMapBytes.
+	CleanerMapBytes int64
 }
 
 // Manager owns one data directory (log.dirs) and every partition log in it.
@@ -71,6 +77,12 @@ type Manager struct {
 
 	// ckMu serialises checkpoint writes.
 	ckMu sync.Mutex
+	// cleanMu serialises RunCleaner calls.
+	cleanMu sync.Mutex
+	// pointsMu guards cleanerPoints: the cleaned-to offsets of
+	// cleaner-offset-checkpoint, kept for every partition on disk.
+	pointsMu      sync.Mutex
+	cleanerPoints map[TopicPartition]int64
 
 	mu sync.Mutex // guards the fields below
 	// logs are the open partition logs.
@@ -96,6 +108,9 @@ func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
 	if opts.FlushCheckInterval <= 0 {
 		opts.FlushCheckInterval = time.Second
 	}
+	if opts.CleanerBackoff <= 0 {
+		opts.CleanerBackoff = 15 * time.Second
+	}
 	if opts.Clock == nil {
 		opts.Clock = wallClock{}
 	}
@@ -115,6 +130,11 @@ func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
 	if m.logStarts, err = readOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile)); err != nil {
 		m.logger.Warn("commitlog: log start offset checkpoint unreadable", "err", err)
 		m.logStarts = map[TopicPartition]int64{}
+	}
+	if m.cleanerPoints, err = readOffsetCheckpoint(filepath.Join(dir, CleanerCheckpointFile)); err != nil {
+		// Without it every compacted log is cleaned again from its start: slow, safe.
+		m.logger.Warn("commitlog: cleaner offset checkpoint unreadable", "err", err)
+		m.cleanerPoints = map[TopicPartition]int64{}
 	}
 	marker := filepath.Join(dir, CleanShutdownFile)
 	if _, err := os.Stat(marker); err == nil {
@@ -185,6 +205,9 @@ func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (
 	if err != nil {
 		return nil, err
 	}
+	m.pointsMu.Lock()
+	l.cleanedTo = m.cleanerPoints[tp]
+	m.pointsMu.Unlock()
 	m.logs[tp] = l
 	delete(m.unopened, tp)
 	if !existed {
@@ -234,6 +257,9 @@ func (m *Manager) Delete(tp TopicPartition) error {
 	delete(m.unopened, tp)
 	m.onDisk = slices.DeleteFunc(m.onDisk, func(x TopicPartition) bool { return x == tp })
 	m.mu.Unlock()
+	m.pointsMu.Lock()
+	delete(m.cleanerPoints, tp)
+	m.pointsMu.Unlock()
 	var err error
 	if l != nil {
 		err = l.Close()
@@ -254,8 +280,9 @@ func (m *Manager) openLogs() []*Log {
 	return out
 }
 
-// Run does the background work (retention, flush.ms, checkpoints) until ctx ends. It
-// starts no goroutines.
+// Run does the background work (retention, flush.ms, checkpoints, log cleaning) until
+// ctx ends. It starts no goroutines: a long cleaning round delays the other work, as
+// it would share Kafka's one cleaner thread.
 func (m *Manager) Run(ctx context.Context) {
 	retention := time.NewTicker(m.opts.RetentionCheckInterval)
 	defer retention.Stop()
@@ -263,10 +290,14 @@ func (m *Manager) Run(ctx context.Context) {
 	defer flush.Stop()
 	checkpoint := time.NewTicker(m.opts.CheckpointInterval)
 	defer checkpoint.Stop()
+	cleaner := time.NewTicker(m.opts.CleanerBackoff)
+	defer cleaner.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-cleaner.C:
+			m.RunCleaner(ctx)
 		case <-retention.C:
 			m.RunRetention()
 		case <-flush.C:
@@ -368,4 +399,90 @@ func (m *Manager) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (m *Manager) openLogsByPartition() map[TopicPartition]*Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[TopicPartition]*Log, len(m.logs))
+	for tp, l := range m.logs {
+		out[tp] = l
+	}
+	return out
+}
+
+// RunCleaner cleans the compacted logs worth cleaning, filthiest first (Kafka's
+// grabFilthiestCompactedLog), one at a time, then writes cleaner-offset-checkpoint.
+// Each log is cleaned at most once per call, unless its round was cut short by the
+// offset map's bound and made progress, so a call always ends: logs that are clean
+// enough, or whose round fails, wait for the next call (Run calls it every
+// CleanerBackoff). It returns the number of rounds that cleaned something.
+func (m *Manager) RunCleaner(ctx context.Context) int {
+	m.cleanMu.Lock()
+	defer m.cleanMu.Unlock()
+	logs := m.openLogsByPartition()
+	done := map[TopicPartition]bool{}
+	rounds := 0
+	for ctx.Err() == nil {
+		nowMs := m.opts.Clock.Now().UnixMilli()
+		var (
+			pick     TopicPartition
+			pickLog  *Log
+			pickInfo cleanability
+		)
+		for tp, l := range logs {
+			if done[tp] {
+				continue
+			}
+			c := l.cleanability(nowMs)
+			if !c.worthCleaning() {
+				done[tp] = true
+				continue
+			}
+			// Forced logs first, then the highest dirty ratio.
+			if pickLog == nil || (c.needNow && !pickInfo.needNow) || (c.needNow == pickInfo.needNow && c.ratio > pickInfo.ratio) {
+				pick, pickLog, pickInfo = tp, l, c
+			}
+		}
+		if pickLog == nil {
+			break
+		}
+		stats, err := pickLog.Clean(ctx, CleanOptions{MaxMapBytes: m.opts.CleanerMapBytes})
+		if err != nil {
+			done[pick] = true
+			if !errors.Is(err, errCleanAborted) && !errors.Is(err, ErrClosed) {
+				m.logger.Error("commitlog: clean", "dir", pickLog.dir, "err", err)
+			}
+			continue
+		}
+		if stats.Cleaned {
+			rounds++
+			m.pointsMu.Lock()
+			if m.Get(pick) == pickLog { // not deleted meanwhile
+				m.cleanerPoints[pick] = stats.EndOffset
+			}
+			m.pointsMu.Unlock()
+		}
+		if !stats.Partial || stats.EndOffset <= stats.FirstDirty {
+			done[pick] = true
+		}
+	}
+	if rounds > 0 {
+		if err := m.writeCleanerCheckpoint(); err != nil {
+			m.logger.Error("commitlog: write cleaner checkpoint", "err", err)
+		}
+	}
+	return rounds
+}
+
+// writeCleanerCheckpoint writes cleaner-offset-checkpoint. A stale file only makes
+// the cleaner redo work, so a failure is reported and retried after the next round.
+func (m *Manager) writeCleanerCheckpoint() error {
+	m.pointsMu.Lock()
+	points := make(map[TopicPartition]int64, len(m.cleanerPoints))
+	for tp, off := range m.cleanerPoints {
+		points[tp] = off
+	}
+	m.pointsMu.Unlock()
+	return writeOffsetCheckpoint(filepath.Join(m.dir, CleanerCheckpointFile), points)
 }

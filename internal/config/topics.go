@@ -458,13 +458,22 @@ func (c *Config) TopicConfig(topicOverrides map[string]string) (TopicConfig, err
 }
 
 // LogConfig resolves the log settings of a topic: broker defaults overlaid with
-// topicOverrides. Errors name the key and wrap kerr.InvalidConfig.
+// topicOverrides, including the compaction settings (cleanup.policy,
+// delete.retention.ms, min/max.compaction.lag.ms, min.cleanable.dirty.ratio and their
+// log.cleaner.* broker synonyms). Errors name the key and wrap kerr.InvalidConfig.
 func (c *Config) LogConfig(topicOverrides map[string]string) (commitlog.Config, error) {
 	t, err := c.TopicConfig(topicOverrides)
 	if err != nil {
 		return commitlog.Config{}, err
 	}
-	return t.Log, nil
+	l := t.Log
+	l.Compact = t.Compact()
+	l.Delete = t.Delete()
+	l.DeleteRetention = t.DeleteRetention
+	l.MinCompactionLag = t.MinCompactionLag
+	l.MaxCompactionLag = t.MaxCompactionLag
+	l.MinCleanableDirtyRatio = t.MinCleanableDirtyRatio
+	return l, nil
 }
 
 // DescribeTopicConfigs lists every topic config for DescribeConfigs with its effective

@@ -163,6 +163,18 @@ func TestLogConfig(t *testing.T) {
 			}},
 		{"flush", map[string]string{"flush.messages": "100", "flush.ms": "1000"},
 			func(l *commitlog.Config) { l.FlushMessages, l.FlushInterval = 100, time.Second }},
+		{"compact", map[string]string{"cleanup.policy": "compact"},
+			func(l *commitlog.Config) { l.Compact, l.Delete = true, false }},
+		{"compact and delete", map[string]string{"cleanup.policy": "compact,delete"},
+			func(l *commitlog.Config) { l.Compact, l.Delete = true, true }},
+		{"compaction settings", map[string]string{
+			"cleanup.policy": "compact", "delete.retention.ms": "1000", "min.compaction.lag.ms": "2000",
+			"max.compaction.lag.ms": "3000", "min.cleanable.dirty.ratio": "0.25",
+		}, func(l *commitlog.Config) {
+			l.Compact, l.Delete = true, false
+			l.DeleteRetention, l.MinCompactionLag, l.MaxCompactionLag = time.Second, 2*time.Second, 3*time.Second
+			l.MinCleanableDirtyRatio = 0.25
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +188,23 @@ func TestLogConfig(t *testing.T) {
 				t.Errorf("LogConfig(%v) =\n%+v\nwant\n%+v", tt.overrides, got, want)
 			}
 		})
+	}
+	// The broker's log.cleaner.* and log.cleanup.policy keys supply the defaults.
+	bc, _, err := Load("", nil, map[string]string{
+		"log.cleanup.policy": "compact", "log.cleaner.delete.retention.ms": "5000",
+		"log.cleaner.min.compaction.lag.ms": "6000", "log.cleaner.max.compaction.lag.ms": "7000",
+		"log.cleaner.min.cleanable.ratio": "0.75",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := bc.LogConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lc.Compact || lc.Delete || lc.DeleteRetention != 5*time.Second || lc.MinCompactionLag != 6*time.Second ||
+		lc.MaxCompactionLag != 7*time.Second || lc.MinCleanableDirtyRatio != 0.75 {
+		t.Errorf("LogConfig from broker keys = %+v", lc)
 	}
 	if _, err := c.LogConfig(map[string]string{"segment.bytes": "1"}); err == nil || !strings.Contains(err.Error(), "segment.bytes") {
 		t.Errorf("LogConfig with a bad override: %v", err)

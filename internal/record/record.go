@@ -80,15 +80,19 @@ func NewBatch(baseOffset int64, records ...Record) *Batch {
 	return b
 }
 
-// Encode returns the batch in wire form with a correct CRC-32C. Only uncompressed
-// batches can be encoded.
+// Encode returns the batch in wire form with a correct CRC-32C. The records are
+// compressed with the codec of the attributes' bits 0-2 (see compress.go for the
+// framing of each codec).
 func (b *Batch) Encode() ([]byte, error) {
-	if b.Attributes&CompressionMask != 0 {
-		return nil, fmt.Errorf("record: encoding compression codec %d is not supported", b.Attributes&CompressionMask)
-	}
 	var recs []byte
 	for _, r := range b.Records {
 		recs = appendRecord(recs, r, b.BaseOffset, b.FirstTimestamp)
+	}
+	if codec := int8(b.Attributes & CompressionMask); codec != CodecNone && len(b.Records) > 0 {
+		var err error
+		if recs, err = compress(codec, recs); err != nil {
+			return nil, err
+		}
 	}
 	lastDelta := b.LastOffsetDelta
 	if lastDelta == 0 && len(b.Records) > 0 {
@@ -137,12 +141,18 @@ func appendVarBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// ErrCompressed is returned by Decode for a compressed batch.
-var ErrCompressed = errors.New("record: decoding compressed batches is not supported")
+// ErrCompressed is returned (wrapped) by Decode for a batch whose compression codec
+// (attribute bits 0-2) is not one of Kafka's (5, 6 or 7).
+var ErrCompressed = errors.New("record: unknown compression codec")
 
 // Decode parses one whole batch (exactly the bytes of the batch), checking its length
-// and CRC. Every length inside is bounded by the batch's size.
-func Decode(batch []byte) (*Batch, error) {
+// and CRC, decompressing its records if needed (at most MaxDecompressedSize bytes).
+// Every length inside is bounded by the batch's (decompressed) size.
+func Decode(batch []byte) (*Batch, error) { return DecodeLimit(batch, MaxDecompressedSize) }
+
+// DecodeLimit is Decode with the decompressed records bounded by limit bytes
+// (clamped to MaxDecompressedSize); a batch over it fails with kerr.CorruptMessage.
+func DecodeLimit(batch []byte, limit int) (*Batch, error) {
 	corrupt := func(what string) error {
 		return fmt.Errorf("record: %s: %w", what, kerr.CorruptMessage)
 	}
@@ -171,13 +181,22 @@ func Decode(batch []byte) (*Batch, error) {
 	b.ProducerEpoch = rd.Int16()
 	b.BaseSequence = rd.Int32()
 	count := rd.Int32()
-	if b.Attributes&CompressionMask != 0 {
-		return b, ErrCompressed
+	recs := rd.Src
+	// An empty batch (kept by compaction for producer state) has no compressed payload.
+	if codec := int8(b.Attributes & CompressionMask); codec != CodecNone && (count != 0 || len(recs) != 0) {
+		if codec > CodecZstd {
+			return nil, fmt.Errorf("record: codec %d: %w: %w", codec, ErrCompressed, kerr.UnsupportedCompressionType)
+		}
+		var err error
+		if recs, err = decompress(codec, recs, min(max(limit, 0), MaxDecompressedSize)); err != nil {
+			return nil, err
+		}
 	}
-	if count < 0 || count > maxRecordsInBatch || int(count) > len(rd.Src) {
+	// Every record takes at least 7 bytes (length, attributes, three varints, two
+	// lengths, header count), so a count above the bytes present is corrupt.
+	if count < 0 || count > maxRecordsInBatch || int(count) > len(recs) {
 		return nil, corrupt(fmt.Sprintf("record count %d", count))
 	}
-	recs := rd.Src
 	b.Records = make([]Record, 0, count)
 	for i := int32(0); i < count; i++ {
 		r, n, err := decodeRecord(recs, b.BaseOffset, b.FirstTimestamp)
