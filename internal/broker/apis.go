@@ -40,6 +40,17 @@ func (b *Broker) apiTable() map[kmsg.Key]api {
 		{kmsg.IncrementalAlterConfigs, 0, 1, b.handleIncrementalAlterConfigs},
 		{kmsg.DescribeCluster, 0, 1, b.handleDescribeCluster},
 		{kmsg.DescribeProducers, 0, 0, b.handleDescribeProducers},
+		{kmsg.FindCoordinator, 0, 6, b.handleFindCoordinator},
+		{kmsg.JoinGroup, 0, 9, b.handleJoinGroup},
+		{kmsg.SyncGroup, 0, 5, b.handleSyncGroup},
+		{kmsg.Heartbeat, 0, 4, b.handleHeartbeat},
+		{kmsg.LeaveGroup, 0, 5, b.handleLeaveGroup},
+		{kmsg.OffsetCommit, 0, 9, b.handleOffsetCommit},
+		{kmsg.OffsetFetch, 0, 9, b.handleOffsetFetch},
+		{kmsg.ListGroups, 0, 5, b.handleListGroups},
+		{kmsg.DescribeGroups, 0, 5, b.handleDescribeGroups},
+		{kmsg.DeleteGroups, 0, 2, b.handleDeleteGroups},
+		{kmsg.OffsetDelete, 0, 0, b.handleOffsetDelete},
 	}
 	m := make(map[kmsg.Key]api, len(list))
 	for _, a := range list {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/samsa-io/samsa/internal/commitlog"
 	"github.com/samsa-io/samsa/internal/config"
+	"github.com/samsa-io/samsa/internal/group"
 	"github.com/samsa-io/samsa/internal/metadata"
 	"github.com/samsa-io/samsa/internal/replica"
 )
@@ -35,6 +36,8 @@ type Broker struct {
 	logs     *commitlog.Manager
 	replicas *replica.Manager
 	pids     producerIDs
+	// coord is the group coordinator; it loads __consumer_offsets once that exists.
+	coord *group.Coordinator
 
 	listeners []net.Listener
 
@@ -114,6 +117,7 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 	if err := b.replicas.Reconcile(b.quorum.Image()); err != nil {
 		return nil, err
 	}
+	b.coord = b.newCoordinator()
 	return b, nil
 }
 
@@ -166,6 +170,11 @@ func (b *Broker) Run(ctx context.Context) error {
 		defer b.wg.Done()
 		b.logs.Run(ctx)
 	}()
+	// The coordinator's goroutines are its own: Close below waits for them.
+	b.coord.Start()
+	if t := b.quorum.Image().Topics[group.OffsetsTopic]; t != nil {
+		b.coord.Load(int32(len(t.Partitions)))
+	}
 	for _, ln := range b.listeners {
 		b.wg.Add(1)
 		go func() {
@@ -185,6 +194,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	// After the connections (a JoinGroup may be waiting on the coordinator) and before
+	// the logs it writes to.
+	b.coord.Close()
 	err := b.closeAll()
 	b.logger.Info("samsa broker stopped")
 	return err

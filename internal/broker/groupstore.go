@@ -1,0 +1,150 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/samsa-io/samsa/internal/commitlog"
+	"github.com/samsa-io/samsa/internal/group"
+	"github.com/samsa-io/samsa/internal/metadata"
+	"github.com/samsa-io/samsa/internal/record"
+)
+
+// groupStore is the group coordinator's group.Store: the partitions of
+// __consumer_offsets, hosted by the replica manager like any topic's.
+type groupStore struct{ b *Broker }
+
+// scanReadBytes is how much of a partition one read of Scan returns.
+const scanReadBytes = 1 << 20
+
+// Append writes recs as one uncompressed batch without producer id. The partition
+// returns once the batch is appended (and, in the group-commit flush mode, fsynced) and
+// the high watermark covers it: as durable as an acknowledged produce.
+func (s groupStore) Append(_ context.Context, p int32, recs []group.Record) error {
+	part, err := s.b.replicas.Get(commitlog.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixMilli()
+	rs := make([]record.Record, len(recs))
+	for i, r := range recs {
+		rs[i] = record.Record{Timestamp: now, Key: r.Key, Value: r.Value}
+	}
+	batch, err := record.NewBatch(0, rs...).Encode()
+	if err != nil {
+		return err
+	}
+	_, err = part.Append(batch)
+	return err
+}
+
+// Scan reads partition p from its log start to its high watermark.
+func (s groupStore) Scan(ctx context.Context, p int32, fn func(group.Record)) error {
+	part, err := s.b.replicas.Get(commitlog.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
+	if err != nil {
+		return err
+	}
+	hw := part.Log.HighWatermark()
+	off := part.Log.LogStartOffset()
+	for off < hw {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := part.Log.Read(off, scanReadBytes, hw, true)
+		if err != nil {
+			return err
+		}
+		buf := res.Records
+		start := off
+		for len(buf) >= 12 {
+			size := int(int32(binary.BigEndian.Uint32(buf[8:12]))) + 12
+			if size <= 12 || size > len(buf) {
+				break
+			}
+			b, err := record.Decode(buf[:size])
+			switch {
+			case errors.Is(err, record.ErrCompressed):
+				// The coordinator writes no compressed batches; one found here was not
+				// written by it.
+				s.b.logger.Warn("skipping compressed batch in __consumer_offsets", "partition", p, "offset", b.BaseOffset)
+			case err != nil:
+				return fmt.Errorf("broker: reading %s-%d at %d: %w", group.OffsetsTopic, p, off, err)
+			default:
+				for _, r := range b.Records {
+					if r.Offset >= off {
+						fn(group.Record{Key: r.Key, Value: r.Value})
+					}
+				}
+			}
+			off = max(off, b.BaseOffset+int64(b.LastOffsetDelta)+1)
+			buf = buf[size:]
+		}
+		if off == start {
+			return fmt.Errorf("broker: reading %s-%d: no progress at offset %d: %w", group.OffsetsTopic, p, off, kerr.CorruptMessage)
+		}
+	}
+	return nil
+}
+
+// offsetsTopicConfigs are the topic configs Kafka gives __consumer_offsets.
+var offsetsTopicConfigs = map[string]string{
+	"cleanup.policy": "compact",
+	"segment.bytes":  "104857600",
+}
+
+// ensureOffsetsTopic returns __consumer_offsets, creating it on first need as Kafka
+// does, and makes the coordinator load it.
+func (b *Broker) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error) {
+	img := b.quorum.Image()
+	t := img.Topics[group.OffsetsTopic]
+	if t == nil {
+		rf := b.cfg.OffsetsTopicReplicationFactor
+		if n := len(img.Brokers); int(rf) > n {
+			b.logger.Warn("offsets.topic.replication.factor is larger than the number of brokers; using the number of brokers",
+				"offsets.topic.replication.factor", rf, "brokers", n)
+			rf = int16(n)
+		}
+		configs := make(map[string]string, len(offsetsTopicConfigs))
+		for k, v := range offsetsTopicConfigs {
+			configs[k] = v
+		}
+		var err error
+		t, err = b.ctl.CreateTopic(ctx, metadata.CreateTopicSpec{
+			Name:              group.OffsetsTopic,
+			NumPartitions:     b.cfg.OffsetsTopicNumPartitions,
+			ReplicationFactor: rf,
+			Configs:           configs,
+		}, false)
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			t, err = b.quorum.Image().Topics[group.OffsetsTopic], nil
+		}
+		if err != nil || t == nil {
+			b.logger.Warn("creating __consumer_offsets", "err", err)
+			return nil, fmt.Errorf("broker: creating %s: %v: %w", group.OffsetsTopic, err, kerr.CoordinatorNotAvailable)
+		}
+		b.logger.Info("created __consumer_offsets", "partitions", len(t.Partitions), "replication.factor", rf)
+	}
+	b.coord.Load(int32(len(t.Partitions)))
+	return t, nil
+}
+
+// newCoordinator builds the group coordinator from the broker's config.
+func (b *Broker) newCoordinator() *group.Coordinator {
+	gcfg := group.DefaultConfig()
+	gcfg.InitialRebalanceDelay = b.cfg.GroupInitialRebalanceDelay
+	return group.New(gcfg, group.Options{
+		Store: groupStore{b},
+		PartitionCount: func(topic string) int32 {
+			if t := b.quorum.Image().Topics[topic]; t != nil {
+				return int32(len(t.Partitions))
+			}
+			return 0
+		},
+		Logger: b.logger,
+	})
+}

@@ -1,0 +1,73 @@
+package group
+
+import (
+	"context"
+	"time"
+)
+
+// Config holds the coordinator's settings, Kafka's broker keys.
+type Config struct {
+	// InitialRebalanceDelay is group.initial.rebalance.delay.ms: how long the first
+	// rebalance of an empty group waits for more members (extended while they keep
+	// coming, up to the rebalance timeout).
+	InitialRebalanceDelay time.Duration
+	// MinSessionTimeout and MaxSessionTimeout are group.min.session.timeout.ms and
+	// group.max.session.timeout.ms; a JoinGroup outside gets INVALID_SESSION_TIMEOUT.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// MaxSize is group.max.size; 0 means unlimited (Kafka's default, Int.MaxValue).
+	MaxSize int
+	// OffsetsRetention is offsets.retention.minutes: committed offsets of a group that
+	// has been empty this long (or of topics it no longer subscribes to) are deleted.
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is offsets.retention.check.interval.ms.
+	OffsetsRetentionCheckInterval time.Duration
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: longer commit metadata gets
+	// OFFSET_METADATA_TOO_LARGE.
+	OffsetMetadataMaxBytes int
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		InitialRebalanceDelay:         3 * time.Second,
+		MinSessionTimeout:             6 * time.Second,
+		MaxSessionTimeout:             30 * time.Minute,
+		OffsetsRetention:              7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval: 10 * time.Minute,
+		OffsetMetadataMaxBytes:        4096,
+	}
+}
+
+// Record is one record of __consumer_offsets: a key and a value (nil: a tombstone).
+type Record struct {
+	Key, Value []byte
+}
+
+// Store is the coordinator's access to the partitions of __consumer_offsets.
+type Store interface {
+	// Append appends recs, in order, to partition p and returns once they are committed
+	// (readable below the high watermark, and as durable as any acknowledged produce).
+	Append(ctx context.Context, p int32, recs []Record) error
+	// Scan calls fn for every record of partition p from the log start to the high
+	// watermark, in offset order.
+	Scan(ctx context.Context, p int32, fn func(Record)) error
+}
+
+// Clock is the coordinator's time source; tests substitute a fake one.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d, unless the timer is stopped.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a timer started by Clock.AfterFunc.
+type Timer interface {
+	Stop() bool
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
