@@ -104,6 +104,9 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		RetentionCheckInterval: cfg.LogRetentionCheckInterval,
 		CheckpointInterval:     time.Minute,
 		FlushCheckInterval:     cfg.LogFlushSchedulerInterval,
+		CleanerBackoff:         cfg.LogCleanerBackoff,
+		CleanerMapBytes:        cfg.LogCleanerDedupeBuffer,
+		DisableCleaner:         !cfg.LogCleanerEnable,
 	})
 	if err != nil {
 		return nil, err

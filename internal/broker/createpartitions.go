@@ -19,9 +19,14 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, _ *conn, kreq kmsg.
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
-		if seen[rt.Topic] > 1 {
+		switch {
+		case seen[rt.Topic] > 1:
 			err = fmt.Errorf("broker: topic %q appears more than once in the request: %w", rt.Topic, kerr.InvalidRequest)
-		} else {
+		case isInternalTopic(rt.Topic):
+			// Groups are mapped to __consumer_offsets partitions by their count: adding
+			// partitions would move groups away from their committed offsets.
+			err = fmt.Errorf("broker: cannot add partitions to internal topic %s: %w", rt.Topic, kerr.InvalidRequest)
+		default:
 			var assignments [][]int32
 			for _, a := range rt.Assignment {
 				assignments = append(assignments, a.Replicas)

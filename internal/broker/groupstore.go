@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -135,8 +136,17 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error
 
 // newCoordinator builds the group coordinator from the broker's config.
 func (b *Broker) newCoordinator() *group.Coordinator {
-	gcfg := group.DefaultConfig()
-	gcfg.InitialRebalanceDelay = b.cfg.GroupInitialRebalanceDelay
+	gcfg := group.Config{
+		InitialRebalanceDelay:         b.cfg.GroupInitialRebalanceDelay,
+		MinSessionTimeout:             b.cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout:             b.cfg.GroupMaxSessionTimeout,
+		OffsetsRetention:              b.cfg.OffsetsRetention,
+		OffsetsRetentionCheckInterval: b.cfg.OffsetsRetentionCheckInterval,
+		OffsetMetadataMaxBytes:        int(b.cfg.OffsetMetadataMaxBytes),
+	}
+	if b.cfg.GroupMaxSize < math.MaxInt32 {
+		gcfg.MaxSize = int(b.cfg.GroupMaxSize) // else 0: unlimited
+	}
 	return group.New(gcfg, group.Options{
 		Store: groupStore{b},
 		PartitionCount: func(topic string) int32 {

@@ -175,3 +175,29 @@ func TestDescribeClusterAndEpochs(t *testing.T) {
 		t.Errorf("newer current epoch: error %d, want UNKNOWN_LEADER_EPOCH", p.ErrorCode)
 	}
 }
+
+// TestInternalTopicProtected: clients can neither produce to __consumer_offsets nor add
+// partitions to it (groups map to its partitions by their count).
+func TestInternalTopicProtected(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	cl := tb.client()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey = "g"
+	if _, err := req.RequestWith(testCtx(t), cl); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tb.admin().CreatePartitions(testCtx(t), 1, "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["__consumer_offsets"].Err != kerr.InvalidRequest {
+		t.Errorf("adding a partition to __consumer_offsets: %v, want INVALID_REQUEST", res["__consumer_offsets"].Err)
+	}
+	td, err := tb.admin().ListTopics(testCtx(t), "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(td["__consumer_offsets"].Partitions); n != 50 || !td["__consumer_offsets"].IsInternal {
+		t.Errorf("__consumer_offsets has %d partitions (internal %v), want 50 and internal", n, td["__consumer_offsets"].IsInternal)
+	}
+}

@@ -66,6 +66,9 @@ type ManagerOptions struct {
 	// CleanerMapBytes bounds the cleaner's offset map (log.cleaner.dedupe.buffer.size);
 	// zero means DefaultCleanerMapBytes.
 	CleanerMapBytes int64
+	// DisableCleaner turns the log cleaner off (log.cleaner.enable=false): compacted
+	// topics then grow like any other until it is on again.
+	DisableCleaner bool
 }
 
 // Manager owns one data directory (log.dirs) and every partition log in it.
@@ -290,13 +293,17 @@ func (m *Manager) Run(ctx context.Context) {
 	defer flush.Stop()
 	checkpoint := time.NewTicker(m.opts.CheckpointInterval)
 	defer checkpoint.Stop()
-	cleaner := time.NewTicker(m.opts.CleanerBackoff)
-	defer cleaner.Stop()
+	var cleanerC <-chan time.Time
+	if !m.opts.DisableCleaner {
+		cleaner := time.NewTicker(m.opts.CleanerBackoff)
+		defer cleaner.Stop()
+		cleanerC = cleaner.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-cleaner.C:
+		case <-cleanerC:
 			m.RunCleaner(ctx)
 		case <-retention.C:
 			m.RunRetention()

@@ -93,6 +93,16 @@ type Config struct {
 	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions; default 50
 	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor; default 3 (Kafka's)
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms; default 3s
+	GroupMinSessionTimeout        time.Duration // group.min.session.timeout.ms; default 6s
+	GroupMaxSessionTimeout        time.Duration // group.max.session.timeout.ms; default 30 min
+	GroupMaxSize                  int32         // group.max.size; default unlimited (MaxInt32)
+	OffsetsRetention              time.Duration // offsets.retention.minutes; default 7 days
+	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval.ms; default 10 min
+	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes; default 4096
+
+	LogCleanerEnable       bool          // log.cleaner.enable; default true
+	LogCleanerBackoff      time.Duration // log.cleaner.backoff.ms; default 15 s
+	LogCleanerDedupeBuffer int64         // log.cleaner.dedupe.buffer.size; default 128 MiB
 }
 
 // Default returns Kafka's defaults, except for a zero-config single node: node.id 1,
@@ -620,6 +630,33 @@ func resolve(raw map[string]string) (*Config, error) {
 	if n, err := p.int("group.initial.rebalance.delay.ms", 32); check(err) {
 		c.GroupInitialRebalanceDelay = msToDuration(n)
 	}
+	if n, err := p.int("group.min.session.timeout.ms", 32); check(err) {
+		c.GroupMinSessionTimeout = msToDuration(n)
+	}
+	if n, err := p.int("group.max.session.timeout.ms", 32); check(err) {
+		c.GroupMaxSessionTimeout = msToDuration(n)
+	}
+	if n, err := p.int("group.max.size", 32); check(err) {
+		c.GroupMaxSize = int32(n)
+	}
+	if n, err := p.int("offsets.retention.minutes", 32); check(err) {
+		c.OffsetsRetention = time.Duration(n) * time.Minute
+	}
+	if n, err := p.int("offsets.retention.check.interval.ms", 64); check(err) {
+		c.OffsetsRetentionCheckInterval = msToDuration(n)
+	}
+	if n, err := p.int("offset.metadata.max.bytes", 32); check(err) {
+		c.OffsetMetadataMaxBytes = int32(n)
+	}
+	if b, err := p.bool("log.cleaner.enable"); check(err) {
+		c.LogCleanerEnable = b
+	}
+	if n, err := p.int("log.cleaner.backoff.ms", 64); check(err) {
+		c.LogCleanerBackoff = msToDuration(n)
+	}
+	if n, err := p.int("log.cleaner.dedupe.buffer.size", 64); check(err) {
+		c.LogCleanerDedupeBuffer = n
+	}
 	if p.isSet("broker.rack") {
 		c.BrokerRack = p.value("broker.rack")
 	}
@@ -721,6 +758,14 @@ func (c *Config) Validate() error {
 		atLeast("min.insync.replicas", int64(c.MinInsyncReplicas), 1),
 		atLeast("offsets.topic.num.partitions", int64(c.OffsetsTopicNumPartitions), 1),
 		atLeast("offsets.topic.replication.factor", int64(c.OffsetsTopicReplicationFactor), 1),
+		atLeast("group.min.session.timeout.ms", ms(c.GroupMinSessionTimeout), 0),
+		atLeast("group.max.session.timeout.ms", ms(c.GroupMaxSessionTimeout), ms(c.GroupMinSessionTimeout)),
+		atLeast("group.max.size", int64(c.GroupMaxSize), 1),
+		atLeast("offsets.retention.minutes", int64(c.OffsetsRetention/time.Minute), 1),
+		atLeast("offsets.retention.check.interval.ms", ms(c.OffsetsRetentionCheckInterval), 1),
+		atLeast("offset.metadata.max.bytes", int64(c.OffsetMetadataMaxBytes), 0),
+		atLeast("log.cleaner.backoff.ms", ms(c.LogCleanerBackoff), 1),
+		atLeast("log.cleaner.dedupe.buffer.size", c.LogCleanerDedupeBuffer, 1<<20),
 		atLeast("group.initial.rebalance.delay.ms", ms(c.GroupInitialRebalanceDelay), 0),
 		atLeast("log.cleaner.delete.retention.ms", ms(c.LogCleanerDeleteRetention), 0),
 		atLeast("log.cleaner.min.compaction.lag.ms", ms(c.LogCleanerMinCompactionLag), 0),

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,6 +41,15 @@ func TestDefault(t *testing.T) {
 		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
 		{"socket.request.max.bytes", c.SocketRequestMaxBytes, int32(104857600)},
 		{"connections.max.idle.ms", c.ConnectionsMaxIdle, 10 * time.Minute},
+		{"group.min.session.timeout.ms", c.GroupMinSessionTimeout, 6 * time.Second},
+		{"group.max.session.timeout.ms", c.GroupMaxSessionTimeout, 30 * time.Minute},
+		{"group.max.size", c.GroupMaxSize, int32(math.MaxInt32)},
+		{"offsets.retention.minutes", c.OffsetsRetention, 7 * 24 * time.Hour},
+		{"offsets.retention.check.interval.ms", c.OffsetsRetentionCheckInterval, 10 * time.Minute},
+		{"offset.metadata.max.bytes", c.OffsetMetadataMaxBytes, int32(4096)},
+		{"log.cleaner.enable", c.LogCleanerEnable, true},
+		{"log.cleaner.backoff.ms", c.LogCleanerBackoff, 15 * time.Second},
+		{"log.cleaner.dedupe.buffer.size", c.LogCleanerDedupeBuffer, int64(128 << 20)},
 		{"log.retention.check.interval.ms", c.LogRetentionCheckInterval, 5 * time.Minute},
 		{"inter.broker.listener.name", c.InterBrokerListenerName, "PLAINTEXT"},
 		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
