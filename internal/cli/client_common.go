@@ -123,6 +123,9 @@ func producerOptions(props clientProps, source string, warn io.Writer) (producer
 	if err != nil {
 		return ps, err
 	}
+	// Kafka's producers compress nothing unless compression.type says so; franz-go's
+	// default is snappy. A compression.type below overrides this.
+	ps.opts = append(ps.opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ps.opts = append(ps.opts, base...)
 	idempotent := true
 	idempotenceSet := false
