@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -63,6 +63,9 @@ func (c *conn) serve(ctx context.Context) {
 			}
 			return
 		}
+		if kmsg.Key(binary.BigEndian.Uint16(frame)) == kmsg.Produce {
+			recycleFrame(frame)
+		}
 		// Flush only when no further pipelined request is already buffered, so a burst of
 		// requests is answered with few writes.
 		if c.r.Buffered() == 0 {
@@ -88,19 +91,52 @@ func (c *conn) readFrame() ([]byte, error) {
 	if n > c.b.cfg.SocketRequestMaxBytes {
 		return nil, fmt.Errorf("broker: request size %d is larger than socket.request.max.bytes (%d)", n, c.b.cfg.SocketRequestMaxBytes)
 	}
-	// Grow the buffer as bytes arrive instead of allocating the announced size up front:
-	// a peer that announces a large frame and sends little of it holds little memory.
-	var buf bytes.Buffer
-	buf.Grow(int(min(n, 64<<10)))
-	got, err := buf.ReadFrom(io.LimitReader(c.r, int64(n)))
-	if err != nil {
-		return nil, err
+	return c.readBody(int(n))
+}
+
+// pooledFrameSize is the capacity of recycled request buffers: produce requests are
+// batches of up to about 1 MiB by default in every client.
+const pooledFrameSize = 1 << 20
+
+// framePool recycles the buffers of produce requests. Nothing keeps a produce
+// request's bytes once it is answered (the log has copied them to its file); the
+// buffers of other requests are left to the garbage collector, because what they
+// decode to may alias them (a group keeps its members' metadata).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, pooledFrameSize); return &b }}
+
+// readBody reads an n-byte frame body. It never allocates more than about twice what
+// actually arrived: a peer that announces 100 MB and sends little holds little memory.
+func (c *conn) readBody(n int) ([]byte, error) {
+	var buf []byte
+	if n <= pooledFrameSize {
+		buf = (*framePool.Get().(*[]byte))[:0]
+	} else {
+		buf = make([]byte, 0, pooledFrameSize)
 	}
-	if got < int64(n) {
-		return nil, io.ErrUnexpectedEOF
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*cap(buf), n))
+			copy(grown, buf)
+			buf = grown
+		}
+		m, err := c.r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
-	frame := buf.Bytes()
-	return frame, nil
+	return buf, nil
+}
+
+// recycleFrame returns a produce request's buffer to the pool once it is answered.
+func recycleFrame(frame []byte) {
+	if cap(frame) == pooledFrameSize {
+		frame = frame[:0]
+		framePool.Put(&frame)
+	}
 }
 
 // errUnsupportedApiVersions is returned by decodeRequest for an ApiVersions request
