@@ -91,6 +91,7 @@ type Config struct {
 	LogMessageDownconversionEnable bool          // log.message.downconversion.enable; default true
 
 	OffsetsTopicNumPartitions     int32         // offsets.topic.num.partitions; default 50
+	OffsetsTopicSegmentBytes      int32         // offsets.topic.segment.bytes; default 100 MiB
 	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor; default 3 (Kafka's)
 	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay.ms; default 3s
 	GroupMinSessionTimeout        time.Duration // group.min.session.timeout.ms; default 6s
@@ -621,6 +622,9 @@ func resolve(raw map[string]string) (*Config, error) {
 		c.UncleanLeaderElectionEnable = b
 	}
 	c.CompressionType = strings.ToLower(p.value("compression.type"))
+	if n, err := p.int("offsets.topic.segment.bytes", 32); check(err) {
+		c.OffsetsTopicSegmentBytes = int32(n)
+	}
 	if n, err := p.int("offsets.topic.num.partitions", 32); check(err) {
 		c.OffsetsTopicNumPartitions = int32(n)
 	}
@@ -758,6 +762,7 @@ func (c *Config) Validate() error {
 		atLeast("min.insync.replicas", int64(c.MinInsyncReplicas), 1),
 		atLeast("offsets.topic.num.partitions", int64(c.OffsetsTopicNumPartitions), 1),
 		atLeast("offsets.topic.replication.factor", int64(c.OffsetsTopicReplicationFactor), 1),
+		atLeast("offsets.topic.segment.bytes", int64(c.OffsetsTopicSegmentBytes), minSegmentBytes),
 		atLeast("group.min.session.timeout.ms", ms(c.GroupMinSessionTimeout), 0),
 		atLeast("group.max.session.timeout.ms", ms(c.GroupMaxSessionTimeout), ms(c.GroupMinSessionTimeout)),
 		atLeast("group.max.size", int64(c.GroupMaxSize), 1),

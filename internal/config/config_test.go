@@ -47,6 +47,7 @@ func TestDefault(t *testing.T) {
 		{"offsets.retention.minutes", c.OffsetsRetention, 7 * 24 * time.Hour},
 		{"offsets.retention.check.interval.ms", c.OffsetsRetentionCheckInterval, 10 * time.Minute},
 		{"offset.metadata.max.bytes", c.OffsetMetadataMaxBytes, int32(4096)},
+		{"offsets.topic.segment.bytes", c.OffsetsTopicSegmentBytes, int32(104857600)},
 		{"log.cleaner.enable", c.LogCleanerEnable, true},
 		{"log.cleaner.backoff.ms", c.LogCleanerBackoff, 15 * time.Second},
 		{"log.cleaner.dedupe.buffer.size", c.LogCleanerDedupeBuffer, int64(128 << 20)},

@@ -91,6 +91,7 @@ var brokerKeyList = []brokerKey{
 	{name: "unclean.leader.election.enable", typ: TypeBoolean, def: "false", doc: "Allow an out-of-sync replica to become leader, at the cost of data loss."},
 	{name: "compression.type", typ: TypeString, def: "producer", doc: "Compression of stored batches: producer keeps the producer's codec."},
 	{name: "offsets.topic.num.partitions", typ: TypeInt, def: "50", doc: "Number of partitions of the __consumer_offsets topic."},
+	{name: "offsets.topic.segment.bytes", typ: TypeInt, def: "104857600", doc: "Segment size of the __consumer_offsets topic (small segments let it be compacted sooner)."},
 	{name: "offsets.topic.replication.factor", typ: TypeShort, def: "3", doc: "Replication factor of the __consumer_offsets topic."},
 	{name: "group.initial.rebalance.delay.ms", typ: TypeInt, def: "3000", doc: "How long the coordinator waits for more members before the first rebalance of a new group."},
 	{name: "group.min.session.timeout.ms", typ: TypeInt, def: "6000", doc: "Smallest session timeout a group member may ask for."},
