@@ -51,6 +51,8 @@ func (b *Broker) apiTable() map[kmsg.Key]api {
 		{kmsg.DescribeGroups, 0, 5, b.handleDescribeGroups},
 		{kmsg.DeleteGroups, 0, 2, b.handleDeleteGroups},
 		{kmsg.OffsetDelete, 0, 0, b.handleOffsetDelete},
+		{kmsg.ConsumerGroupHeartbeat, 0, 1, b.handleConsumerGroupHeartbeat},
+		{kmsg.ConsumerGroupDescribe, 0, 1, b.handleConsumerGroupDescribe},
 	}
 	m := make(map[kmsg.Key]api, len(list))
 	for _, a := range list {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -143,9 +144,20 @@ func (b *Broker) newCoordinator() *group.Coordinator {
 		OffsetsRetention:              b.cfg.OffsetsRetention,
 		OffsetsRetentionCheckInterval: b.cfg.OffsetsRetentionCheckInterval,
 		OffsetMetadataMaxBytes:        int(b.cfg.OffsetMetadataMaxBytes),
+		ConsumerSessionTimeout:        b.cfg.GroupConsumerSessionTimeout,
+		ConsumerHeartbeatInterval:     b.cfg.GroupConsumerHeartbeat,
 	}
+	for _, a := range b.cfg.GroupConsumerAssignors {
+		// Kafka names them by class; the protocol by their short names.
+		a = strings.TrimSuffix(strings.ToLower(a[strings.LastIndexByte(a, '.')+1:]), "assignor")
+		gcfg.ConsumerAssignors = append(gcfg.ConsumerAssignors, a)
+	}
+	// Zero means unlimited to the coordinator; Kafka's "unlimited" is Int.MaxValue.
 	if b.cfg.GroupMaxSize < math.MaxInt32 {
-		gcfg.MaxSize = int(b.cfg.GroupMaxSize) // else 0: unlimited
+		gcfg.MaxSize = int(b.cfg.GroupMaxSize)
+	}
+	if b.cfg.GroupConsumerMaxSize < math.MaxInt32 {
+		gcfg.ConsumerMaxSize = int(b.cfg.GroupConsumerMaxSize)
 	}
 	return group.New(gcfg, group.Options{
 		Store: groupStore{b},
@@ -155,6 +167,7 @@ func (b *Broker) newCoordinator() *group.Coordinator {
 			}
 			return 0
 		},
+		Topics: func() group.TopicImage { return topicImage{b.quorum.Image()} },
 		Logger: b.logger,
 	})
 }

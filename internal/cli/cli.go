@@ -39,6 +39,7 @@ var commands = []command{
 	{"topics", "create, list, describe, alter and delete topics (kafka-topics.sh)", runTopics},
 	{"console-producer", "produce lines from standard input (kafka-console-producer.sh)", runConsoleProducer},
 	{"console-consumer", "print records to standard output (kafka-console-consumer.sh)", runConsoleConsumer},
+	{"consumer-groups", "list, describe and delete consumer groups; reset their offsets (kafka-consumer-groups.sh)", runConsumerGroups},
 	{"configs", "describe and alter topic and broker configs (kafka-configs.sh)", runConfigs},
 	{"get-offsets", "print partition offsets (kafka-get-offsets.sh)", runGetOffsets},
 	{"delete-records", "delete records up to an offset (kafka-delete-records.sh)", runDeleteRecords},

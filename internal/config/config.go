@@ -97,6 +97,10 @@ type Config struct {
 	GroupMinSessionTimeout        time.Duration // group.min.session.timeout.ms; default 6s
 	GroupMaxSessionTimeout        time.Duration // group.max.session.timeout.ms; default 30 min
 	GroupMaxSize                  int32         // group.max.size; default unlimited (MaxInt32)
+	GroupConsumerSessionTimeout   time.Duration // group.consumer.session.timeout.ms; default 45 s
+	GroupConsumerHeartbeat        time.Duration // group.consumer.heartbeat.interval.ms; default 5 s
+	GroupConsumerMaxSize          int32         // group.consumer.max.size; default unlimited
+	GroupConsumerAssignors        []string      // group.consumer.assignors; default uniform,range
 	OffsetsRetention              time.Duration // offsets.retention.minutes; default 7 days
 	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval.ms; default 10 min
 	OffsetMetadataMaxBytes        int32         // offset.metadata.max.bytes; default 4096
@@ -643,6 +647,16 @@ func resolve(raw map[string]string) (*Config, error) {
 	if n, err := p.int("group.max.size", 32); check(err) {
 		c.GroupMaxSize = int32(n)
 	}
+	if n, err := p.int("group.consumer.session.timeout.ms", 32); check(err) {
+		c.GroupConsumerSessionTimeout = msToDuration(n)
+	}
+	if n, err := p.int("group.consumer.heartbeat.interval.ms", 32); check(err) {
+		c.GroupConsumerHeartbeat = msToDuration(n)
+	}
+	if n, err := p.int("group.consumer.max.size", 32); check(err) {
+		c.GroupConsumerMaxSize = int32(n)
+	}
+	c.GroupConsumerAssignors = p.list("group.consumer.assignors")
 	if n, err := p.int("offsets.retention.minutes", 32); check(err) {
 		c.OffsetsRetention = time.Duration(n) * time.Minute
 	}
@@ -766,6 +780,10 @@ func (c *Config) Validate() error {
 		atLeast("group.min.session.timeout.ms", ms(c.GroupMinSessionTimeout), 0),
 		atLeast("group.max.session.timeout.ms", ms(c.GroupMaxSessionTimeout), ms(c.GroupMinSessionTimeout)),
 		atLeast("group.max.size", int64(c.GroupMaxSize), 1),
+		atLeast("group.consumer.session.timeout.ms", ms(c.GroupConsumerSessionTimeout), 1),
+		atLeast("group.consumer.heartbeat.interval.ms", ms(c.GroupConsumerHeartbeat), 1),
+		atLeast("group.consumer.max.size", int64(c.GroupConsumerMaxSize), 1),
+		c.validateAssignors(),
 		atLeast("offsets.retention.minutes", int64(c.OffsetsRetention/time.Minute), 1),
 		atLeast("offsets.retention.check.interval.ms", ms(c.OffsetsRetentionCheckInterval), 1),
 		atLeast("offset.metadata.max.bytes", int64(c.OffsetMetadataMaxBytes), 0),
@@ -831,6 +849,21 @@ func atMost(key string, v, max int64) error {
 
 // minSegmentBytes is Kafka's smallest segment.bytes: one legacy v0 record's overhead.
 const minSegmentBytes = 14
+
+// validateAssignors accepts the server-side assignors Samsa has.
+func (c *Config) validateAssignors() error {
+	if len(c.GroupConsumerAssignors) == 0 {
+		return fmt.Errorf("config: group.consumer.assignors: at least one assignor is needed")
+	}
+	for _, a := range c.GroupConsumerAssignors {
+		switch a {
+		case "uniform", "range", "org.apache.kafka.coordinator.group.assignor.UniformAssignor", "org.apache.kafka.coordinator.group.assignor.RangeAssignor":
+		default:
+			return fmt.Errorf("config: group.consumer.assignors: %q is not uniform or range", a)
+		}
+	}
+	return nil
+}
 
 func (c *Config) validateRoles() error {
 	if len(c.ProcessRoles) == 0 {

@@ -58,7 +58,10 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
-		if g != nil {
+		if g != nil && g.typ == TypeConsumer {
+			c.describeConsumerLocked(g, &dg)
+			g.mu.Unlock()
+		} else if g != nil {
 			dg.State = string(g.state)
 			dg.ProtocolType = g.protocolType
 			stable := g.state == StateStable
@@ -124,7 +127,7 @@ func (c *Coordinator) deleteGroup(id string) error {
 	for tp := range g.offsets {
 		recs = append(recs, Record{Key: offsetKey(id, tp)})
 	}
-	recs = append(recs, Record{Key: groupKey(id)})
+	recs = append(recs, g.groupTombstonesLocked()...)
 	if err := c.writeLocked(g, recs); err != nil {
 		return storeError(err, false)
 	}

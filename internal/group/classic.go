@@ -89,6 +89,11 @@ func (c *Coordinator) join(req *kmsg.JoinGroupRequest, clientID, clientHost stri
 		// Removed meanwhile (DeleteGroups); the client finds the coordinator again.
 		return fail(kerr.CoordinatorNotAvailable)
 	}
+	if g.typ == TypeConsumer {
+		if err := c.consumerToClassicLocked(g); err != nil {
+			return fail(err)
+		}
+	}
 	if !c.acceptJoiningLocked(g, req.MemberID) {
 		return fail(kerr.GroupMaxSizeReached)
 	}

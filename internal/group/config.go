@@ -25,6 +25,20 @@ type Config struct {
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: longer commit metadata gets
 	// OFFSET_METADATA_TOO_LARGE.
 	OffsetMetadataMaxBytes int
+
+	// KIP-848 consumer groups. Zero values mean Kafka's defaults (New fills them in).
+
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms (45 s): a member
+	// that does not heartbeat for this long is removed.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms (5 s), sent
+	// to members in every heartbeat response.
+	ConsumerHeartbeatInterval time.Duration
+	// ConsumerMaxSize is group.consumer.max.size; 0 means unlimited.
+	ConsumerMaxSize int
+	// ConsumerAssignors is group.consumer.assignors: the server-side assignors
+	// members may name ("uniform", "range"); the first is the default.
+	ConsumerAssignors []string
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -36,7 +50,32 @@ func DefaultConfig() Config {
 		OffsetsRetention:              7 * 24 * time.Hour,
 		OffsetsRetentionCheckInterval: 10 * time.Minute,
 		OffsetMetadataMaxBytes:        4096,
+		ConsumerSessionTimeout:        45 * time.Second,
+		ConsumerHeartbeatInterval:     5 * time.Second,
+		ConsumerAssignors:             []string{"uniform", "range"},
 	}
+}
+
+// withConsumerDefaults fills in the consumer group settings left zero.
+func (cfg Config) withConsumerDefaults() Config {
+	d := DefaultConfig()
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = d.ConsumerSessionTimeout
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = d.ConsumerHeartbeatInterval
+	}
+	var known []string
+	for _, a := range cfg.ConsumerAssignors {
+		if assignors[a] != nil {
+			known = append(known, a)
+		}
+	}
+	if len(known) == 0 {
+		known = d.ConsumerAssignors
+	}
+	cfg.ConsumerAssignors = known
+	return cfg
 }
 
 // Record is one record of __consumer_offsets: a key and a value (nil: a tombstone).

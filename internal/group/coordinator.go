@@ -18,6 +18,9 @@ type Options struct {
 	PartitionCount func(topic string) int32
 	Clock          Clock        // nil means the wall clock
 	Logger         *slog.Logger // nil means slog.Default()
+	// Topics returns the current topics, for KIP-848 consumer groups; nil means no
+	// topics (consumer groups can form but are assigned nothing).
+	Topics func() TopicImage
 }
 
 // Coordinator is the group coordinator of this node. See the package doc for who owns
@@ -26,6 +29,7 @@ type Coordinator struct {
 	cfg    Config
 	store  Store
 	parts  func(topic string) int32
+	topics func() TopicImage
 	clock  Clock
 	logger *slog.Logger
 
@@ -56,11 +60,15 @@ func New(cfg Config, opts Options) *Coordinator {
 	if opts.PartitionCount == nil {
 		opts.PartitionCount = func(string) int32 { return 0 }
 	}
+	if opts.Topics == nil {
+		opts.Topics = func() TopicImage { return emptyImage{} }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Coordinator{
-		cfg:    cfg,
+		cfg:    cfg.withConsumerDefaults(),
 		store:  opts.Store,
 		parts:  opts.PartitionCount,
+		topics: opts.Topics,
 		clock:  opts.Clock,
 		logger: opts.Logger,
 		ctx:    ctx,
@@ -204,6 +212,9 @@ func (c *Coordinator) loadPartition(p int32) {
 				for _, m := range g.members {
 					c.scheduleSessionLocked(g, m)
 				}
+				if g.cg != nil {
+					c.startConsumerTimersLocked(g)
+				}
 				g.mu.Unlock()
 			}
 			return
@@ -222,9 +233,14 @@ func (c *Coordinator) loadPartition(p int32) {
 func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 	offsets := make(map[string]map[topicPartition]offset)
 	metas := make(map[string]*loadedRecord)
+	var consumers consumerReplay
 	err := c.store.Scan(c.ctx, p, func(r Record) {
 		lr, ok := decodeRecord(r)
 		if !ok {
+			return
+		}
+		if lr.consumer != nil {
+			consumers.apply(lr.group, *lr.consumer)
 			return
 		}
 		if lr.isOffset {
@@ -260,6 +276,14 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 	for id, lr := range metas {
 		g := get(id)
 		c.restoreClassic(g, lr.meta, now)
+	}
+	for id, r := range consumers.groups {
+		// A group exists while its ConsumerGroupMetadata record does (deleting a
+		// group writes its tombstone last).
+		if r.epoch == nil {
+			continue
+		}
+		c.restoreConsumer(get(id), r, now)
 	}
 	for id, offs := range offsets {
 		if len(offs) == 0 {

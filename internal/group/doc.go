@@ -1,14 +1,14 @@
 // Package group is the group coordinator of a Samsa node: Kafka consumer groups with
-// the classic rebalance protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the
-// committed offsets of every group (OffsetCommit, OffsetFetch, OffsetDelete), plus the
-// admin APIs over them (ListGroups, DescribeGroups, DeleteGroups). Its methods take and
-// return kmsg requests and responses; the broker's handler files only call them.
+// the classic rebalance protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), KIP-848
+// consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) and the committed
+// offsets of every group (OffsetCommit, OffsetFetch, OffsetDelete), plus the admin APIs
+// over them (ListGroups, DescribeGroups, DeleteGroups). Its methods take and return
+// kmsg requests and responses; the broker's handler files only call them.
 //
 // # Groups and states
 //
-// A group has a Type (classic today; KIP-848 "consumer" groups will be a second type)
-// and committed offsets, which every type shares. A classic group moves through Kafka's
-// states:
+// A group has a Type, "classic" or "consumer" (KIP-848), and committed offsets, which
+// both types share. A classic group moves through Kafka's states:
 //
 //	Empty ──join──▶ PreparingRebalance ──all rejoined / rebalance timeout──▶ CompletingRebalance
 //	  ▲                 ▲     │ (no member left: Empty, generation+1)             │ leader's SyncGroup
@@ -22,6 +22,58 @@
 // run in the clients. JoinGroup and SyncGroup block the calling connection's goroutine
 // until the rebalance step completes, as Kafka delays those responses.
 //
+// # Consumer groups (KIP-848)
+//
+// A member of a consumer group sends ConsumerGroupHeartbeat every heartbeat interval
+// (group.consumer.heartbeat.interval.ms, 5 s, returned in each response). It joins with
+// member epoch 0, its subscription (topic names, or from v1 a regex matched against
+// whole topic names with Go's RE2 syntax) and an optional ServerAssignor; v0 members get
+// a member id (a random base64url UUID) from the coordinator, v1 members bring their
+// own. Later heartbeats carry the member's epoch and the partitions it owns (by topic
+// id; null fields mean "unchanged").
+//
+// The group has a group epoch, bumped whenever a member joins, leaves, expires or is
+// fenced, changes its subscription or assignor, or a subscribed topic appears,
+// disappears or grows (a hash of the subscribed topics' names, ids and partition counts
+// is compared at every heartbeat). When the group epoch passes the target assignment
+// epoch, the group's assignor — the one most members name, else the first of
+// group.consumer.assignors: "uniform" (sticky and balanced) or "range" (per topic,
+// contiguous ranges in member id order) — computes a new target assignment. Unknown
+// assignors get UNSUPPORTED_ASSIGNOR. Samsa recomputes the target at once when members
+// leave (Kafka waits for the next heartbeat); the result is the same.
+//
+// Each member then reconciles towards its target, as Kafka's CurrentAssignmentBuilder:
+// partitions it must give up are listed as revoking and it stays in its epoch
+// (UNREVOKED_PARTITIONS) until a heartbeat no longer reports them; partitions it gains
+// are handed out only once no other member holds them (UNRELEASED_PARTITIONS until
+// then), when it moves to the target epoch. So a partition never has two owners. A
+// member that does not revoke within its rebalance timeout is removed; one that does
+// not heartbeat within group.consumer.session.timeout.ms (45 s) is removed. A
+// heartbeat with an epoch ahead of the member's, or behind it (except the previous
+// epoch with no partitions beyond the current ones: the response was lost), gets
+// FENCED_MEMBER_EPOCH; an unknown member UNKNOWN_MEMBER_ID; a malformed one
+// INVALID_REQUEST; a new member of a full group (group.consumer.max.size)
+// GROUP_MAX_SIZE_REACHED. A member rejoining with epoch 0 and its old id keeps its
+// assignment, which is sent again. Epoch -1 leaves. Static members (InstanceID): epoch
+// -2 leaves for now, keeping the partitions until the session expires; a new member id
+// with the same instance id takes them over (no new group epoch), while the old one is
+// still active it gets UNRELEASED_INSTANCE_ID; a heartbeat under another member's
+// instance id gets FENCED_INSTANCE_ID.
+//
+// Offsets: OffsetCommit from a consumer group member must name it (UNKNOWN_MEMBER_ID),
+// use v9+ (UNSUPPORTED_VERSION), and carry its current epoch, or an older one for
+// partitions it was assigned at or before that epoch (KIP-1251), else
+// STALE_MEMBER_EPOCH; an admin commit (no member, negative epoch) is accepted only
+// while the group is empty. OffsetFetch v9+ naming a member checks its epoch the same
+// way (current epoch only). A ConsumerGroupHeartbeat to an empty classic group
+// (offsets only) turns it into a consumer group; to one with members,
+// GROUP_ID_NOT_FOUND. A JoinGroup to an empty consumer group turns it back into a
+// classic group; to one with members, INCONSISTENT_GROUP_PROTOCOL (Kafka's online
+// migration of members between protocols is not implemented). Consumer group states
+// are Empty, Assigning, Reconciling and Stable; DescribeGroups shows consumer groups
+// with protocol type "consumer", the assignor as protocol, and each member's
+// subscription and assignment in the classic consumer protocol's encoding.
+//
 // Timers (all through Clock.AfterFunc, tracked by the coordinator's WaitGroup, stopped
 // by Close): the join timer (group.initial.rebalance.delay.ms for a new group, then the
 // largest rebalance timeout), the sync timer (members that do not send SyncGroup within
@@ -29,7 +81,9 @@
 // deadline it was armed for and re-arms if heartbeats moved the deadline, so a
 // heartbeat costs no timer operation), and one per KIP-394 pending member id. Every
 // callback locks its group and checks that the rebalance (rebalanceSeq, generation) or
-// member it was armed for is still current, so a stale timer does nothing.
+// member it was armed for is still current, so a stale timer does nothing. Consumer
+// group members have a session timer of the same kind and a revocation timer
+// (revokeSeq tells a stale one apart).
 //
 // # Who owns what
 //
@@ -64,10 +118,39 @@
 //	                                (ms), bytes subscription (the metadata of the chosen
 //	                                protocol), bytes assignment
 //
-// (strings are int16 length + bytes, -1 for null; bytes are int32 length + bytes.) A
-// record with a null value is a tombstone: a deleted offset or group. Loading accepts
-// offset values v0-v4 and group values v0-v4 and skips keys of other versions (such as
-// KIP-848's), as Kafka does. The batches are plain v2 batches without producer id or
+// (strings are int16 length + bytes, -1 for null; bytes are int32 length + bytes.)
+//
+// Consumer groups use Kafka's KIP-848 records (group-coordinator's ConsumerGroup*Key
+// and *Value schemas). Keys are not flexible: int16 type, string group, and for member
+// records string member id. Values are int16 version 0, then flexible encoding
+// (compact strings and arrays: uvarint length+1, 0 for null; uuid: 16 bytes; each
+// struct ends with a tagged-field section: uvarint count, then per field uvarint tag,
+// uvarint size, data):
+//
+//	3 group metadata      int32 group epoch; tag 0: int64 MetadataHash (Samsa's FNV-64a
+//	                      of the subscribed topics' names, ids and partition counts,
+//	                      not Kafka's hash: a Kafka broker reading it rebalances once)
+//	5 member metadata     nullable instance id, nullable rack id, client id, client
+//	                      host, []subscribed topic names, nullable regex, int32
+//	                      rebalance timeout (ms), nullable server assignor
+//	6 target metadata     int32 assignment epoch
+//	7 target member       [](uuid topic id, []int32 partitions)
+//	8 current assignment  int32 member epoch, int32 previous epoch, int8 state (0
+//	                      stable, 1 unrevoked, 2 unreleased), assigned and pending
+//	                      revocation partitions as [](uuid, []int32 partitions, tag 0:
+//	                      []int32 assignment epochs)
+//
+// Every change is written before it is applied, in one batch per request, under the
+// group's mu; a heartbeat that changes nothing writes nothing. Removing a member writes
+// tombstones for its 8, 7 and 5 records; deleting a group, for its 6 and 3 records. A
+// restarted coordinator rebuilds each consumer group (members keep their epochs and
+// assignments and carry on heartbeating without rejoining; each gets a fresh session
+// timeout, and those revoking a fresh rebalance timeout). Key 4 (partition metadata)
+// is neither written nor needed; the hash replaces it.
+//
+// A record with a null value is a tombstone: a deleted offset or group. Loading accepts
+// offset values v0-v4, group values v0-v4 and consumer group records, and skips keys
+// of other versions (share or streams groups'), as Kafka skips unknown record types. The batches are plain v2 batches without producer id or
 // compression, appended through the Store interface (the broker implements it over the
 // replica manager). At start every partition is replayed (last record per key wins)
 // before its groups are served; meanwhile they get COORDINATOR_LOAD_IN_PROGRESS. A

@@ -23,8 +23,8 @@ const (
 	StateDead                State = "Dead"
 )
 
-// Type is a group's protocol family. Only classic groups exist today; KIP-848's
-// consumer groups will be a second type sharing the offsets part of group.
+// Type is a group's protocol family: classic groups and KIP-848's consumer groups,
+// which share the offsets part of group.
 type Type string
 
 // Group types, as ListGroups v5 names them.
@@ -64,6 +64,9 @@ type group struct {
 	initialDelay   bool
 	newMemberAdded bool
 	delayRemaining time.Duration
+
+	// cg is the state of a KIP-848 consumer group (typ TypeConsumer), nil otherwise.
+	cg *consumerGroup
 }
 
 // member is one classic group member.
@@ -138,6 +141,9 @@ func (g *group) stopTimersLocked() {
 	for _, m := range g.members {
 		stopTimer(m.timer)
 		m.timer = nil
+	}
+	if g.cg != nil {
+		g.cg.stopTimers()
 	}
 }
 
@@ -276,6 +282,9 @@ func (m *member) answerSync(r syncResult) {
 // consumer-protocol metadata; ok is false when the group does not use the consumer
 // protocol (its subscriptions are unknown).
 func (g *group) subscribedTopics() (topics map[string]bool, ok bool) {
+	if g.typ == TypeConsumer {
+		return g.cg.subscribedTopicNames(), true
+	}
 	if g.protocolType != "consumer" || len(g.members) == 0 {
 		return nil, len(g.members) == 0
 	}

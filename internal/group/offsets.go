@@ -45,7 +45,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	if req.Version >= 7 {
 		instanceID = req.InstanceID
 	}
-	err := c.commit(req.Group, req.MemberID, instanceID, req.Generation, commits, values)
+	err := c.commit(req.Group, req.MemberID, instanceID, req.Generation, req.Version, commits, values)
 	for i, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
@@ -64,7 +64,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 }
 
 // commit checks the committer's membership and stores the offsets.
-func (c *Coordinator) commit(id, memberID string, instanceID *string, generation int32, tps []topicPartition, offs []offset) error {
+func (c *Coordinator) commit(id, memberID string, instanceID *string, generation int32, version int16, tps []topicPartition, offs []offset) error {
 	if len(tps) == 0 {
 		// Nothing valid to commit; still check the coordinator as Kafka would.
 		return c.checkGroupID(id)
@@ -79,6 +79,13 @@ func (c *Coordinator) commit(id, memberID string, instanceID *string, generation
 		return kerr.IllegalGeneration
 	}
 	defer g.mu.Unlock()
+	if g.typ == TypeConsumer && g.state != StateDead {
+		// The generation is the member epoch of a consumer group member.
+		if err := validateConsumerCommitLocked(g, memberID, generation, version, tps, c.topicID); err != nil {
+			return err
+		}
+		return c.storeOffsetsLocked(g, tps, offs)
+	}
 	switch {
 	case g.state == StateDead:
 		return kerr.CoordinatorNotAvailable
@@ -97,6 +104,12 @@ func (c *Coordinator) commit(id, memberID string, instanceID *string, generation
 		// consumed before rejoining, as eager consumers do.
 		c.heartbeatLocked(g, g.members[memberID])
 	}
+	return c.storeOffsetsLocked(g, tps, offs)
+}
+
+// storeOffsetsLocked writes committed offsets and applies them once stored.
+func (c *Coordinator) storeOffsetsLocked(g *group, tps []topicPartition, offs []offset) error {
+	id := g.id
 	recs := make([]Record, len(tps))
 	for i, tp := range tps {
 		recs[i] = Record{Key: offsetKey(id, tp), Value: offsetValue(offs[i])}
@@ -123,7 +136,11 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 					topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: t.Topic, Partitions: t.Partitions})
 				}
 			}
-			fetched, err := c.fetchOffsets(rg.Group, topics, rg.Topics == nil)
+			var member *fetchingMember
+			if req.Version >= 9 {
+				member = &fetchingMember{id: rg.MemberID, epoch: rg.MemberEpoch}
+			}
+			fetched, err := c.fetchOffsets(rg.Group, topics, rg.Topics == nil, member)
 			sg := kmsg.NewOffsetFetchResponseGroup()
 			sg.Group = rg.Group
 			sg.ErrorCode = errCode(err)
@@ -143,7 +160,7 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 	}
 	// Before v2 a null topic list was not allowed; an empty one means none.
 	all := req.Topics == nil && req.Version >= 2
-	fetched, err := c.fetchOffsets(req.Group, req.Topics, all)
+	fetched, err := c.fetchOffsets(req.Group, req.Topics, all, nil)
 	resp.Topics = fetched
 	if err != nil {
 		if req.Version >= 2 {
@@ -160,9 +177,15 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 	return resp
 }
 
+// fetchingMember is the member an OffsetFetch v9+ names, checked in consumer groups.
+type fetchingMember struct {
+	id    *string
+	epoch int32
+}
+
 // fetchOffsets returns the committed offsets of the requested partitions (all of the
 // group's with all), -1 for those without one.
-func (c *Coordinator) fetchOffsets(id string, topics []kmsg.OffsetFetchRequestTopic, all bool) ([]kmsg.OffsetFetchResponseTopic, error) {
+func (c *Coordinator) fetchOffsets(id string, topics []kmsg.OffsetFetchRequestTopic, all bool, member *fetchingMember) ([]kmsg.OffsetFetchResponseTopic, error) {
 	missing := func() []kmsg.OffsetFetchResponseTopic {
 		var out []kmsg.OffsetFetchResponseTopic
 		for _, rt := range topics {
@@ -185,6 +208,11 @@ func (c *Coordinator) fetchOffsets(id string, topics []kmsg.OffsetFetchRequestTo
 		return missing(), nil
 	}
 	defer g.mu.Unlock()
+	if member != nil && g.typ == TypeConsumer && g.state != StateDead {
+		if err := validateConsumerFetchLocked(g, member.id, member.epoch); err != nil {
+			return missing(), err
+		}
+	}
 	if all {
 		byTopic := make(map[string][]int32)
 		for tp := range g.offsets {
@@ -332,7 +360,7 @@ func (c *Coordinator) expireGroupLocked(g *group, now time.Time) {
 	}
 	removeGroup := g.state == StateEmpty && len(g.offsets) == len(del) && len(g.pending) == 0
 	if removeGroup {
-		recs = append(recs, Record{Key: groupKey(g.id)})
+		recs = append(recs, g.groupTombstonesLocked()...)
 	}
 	if len(del) == 0 && !removeGroup {
 		return

@@ -79,11 +79,13 @@ type loadedRecord struct {
 	off      offset
 	meta     *kmsg.GroupMetadataValue // nil with a tombstone
 	tomb     bool
+	// consumer is set for the records of KIP-848 consumer groups (key versions 3-8).
+	consumer *consumerRecord
 }
 
 // decodeRecord parses a record of __consumer_offsets. ok is false for records this
-// coordinator does not know (other key versions, such as KIP-848's), which are skipped
-// as Kafka skips unknown record types.
+// coordinator does not know (other key versions, such as share or streams groups'),
+// which are skipped as Kafka skips unknown record types.
 func decodeRecord(r Record) (lr loadedRecord, ok bool) {
 	if len(r.Key) < 2 {
 		return lr, false
@@ -122,6 +124,13 @@ func decodeRecord(r Record) (lr loadedRecord, ok bool) {
 			return lr, false
 		}
 		lr.meta = v
+		return lr, true
+	case cgMetadataKey, cgMemberMetadataKey, cgTargetMetadataKey, cgTargetMemberKey, cgCurrentAssignmentKey:
+		g, cr, ok := decodeConsumerRecord(version, r)
+		if !ok {
+			return lr, false
+		}
+		lr.group, lr.consumer = g, &cr
 		return lr, true
 	default:
 		return lr, false
