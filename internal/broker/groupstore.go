@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,10 +94,13 @@ func (s groupStore) Scan(ctx context.Context, p int32, fn func(group.Record)) er
 	return nil
 }
 
-// offsetsTopicConfigs are the topic configs Kafka gives __consumer_offsets.
-var offsetsTopicConfigs = map[string]string{
-	"cleanup.policy": "compact",
-	"segment.bytes":  "104857600",
+// offsetsTopicConfigs are the topic configs Kafka gives __consumer_offsets:
+// compacted, with offsets.topic.segment.bytes segments.
+func (b *Broker) offsetsTopicConfigs() map[string]string {
+	return map[string]string{
+		"cleanup.policy": "compact",
+		"segment.bytes":  strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
+	}
 }
 
 // ensureOffsetsTopic returns __consumer_offsets, creating it on first need as Kafka
@@ -111,10 +115,7 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error
 				"offsets.topic.replication.factor", rf, "brokers", n)
 			rf = int16(n)
 		}
-		configs := make(map[string]string, len(offsetsTopicConfigs))
-		for k, v := range offsetsTopicConfigs {
-			configs[k] = v
-		}
+		configs := b.offsetsTopicConfigs()
 		var err error
 		t, err = b.ctl.CreateTopic(ctx, metadata.CreateTopicSpec{
 			Name:              group.OffsetsTopic,
