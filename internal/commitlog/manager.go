@@ -220,7 +220,10 @@ func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (
 }
 
 // writePartitionMetadata writes Kafka's partition.metadata unless it is there already;
-// a file naming another topic id means a stale directory of a deleted topic.
+// a file naming another topic id means a stale directory of a deleted topic. The file is
+// not fsynced: it only guards against mixing up topics, and a crash that tears it (an
+// empty or unparsable file) makes the next open write it again. Skipping the fsyncs
+// matters when a topic with thousands of partitions is created.
 func writePartitionMetadata(dir string, topicID [16]byte) error {
 	if topicID == ([16]byte{}) {
 		return nil
@@ -228,19 +231,29 @@ func writePartitionMetadata(dir string, topicID [16]byte) error {
 	want := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(topicID[:]))
 	path := filepath.Join(dir, PartitionMetadataFile)
 	have, err := os.ReadFile(path)
-	if err == nil {
-		if string(have) == want {
-			return nil
-		}
+	switch {
+	case err == nil && string(have) == want:
+		return nil
+	case err == nil && validPartitionMetadata(have):
 		return fmt.Errorf("commitlog: %s holds %q, want %q: %w", path, have, want, kerr.InconsistentTopicID)
-	}
-	if !os.IsNotExist(err) {
+	case err != nil && !os.IsNotExist(err):
 		return storageError("read partition metadata", err)
 	}
-	if err := atomicfile.WriteFile(path, []byte(want)); err != nil {
+	if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 		return storageError("write partition metadata", err)
 	}
 	return nil
+}
+
+// validPartitionMetadata reports whether b is a complete partition.metadata file (and
+// not what a crash left of one).
+func validPartitionMetadata(b []byte) bool {
+	rest, ok := strings.CutPrefix(string(b), "version: 0\ntopic_id: ")
+	if !ok || !strings.HasSuffix(rest, "\n") {
+		return false
+	}
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimSuffix(rest, "\n"))
+	return err == nil && len(id) == 16
 }
 
 // Get returns an open log or nil.

@@ -2,12 +2,14 @@ package commitlog
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/goleak"
 )
 
@@ -174,4 +176,44 @@ func TestManagerUncleanKeepsMarkerOff(t *testing.T) {
 		t.Fatal("clean marker written although t-1 was never recovered")
 	}
 	m.Close()
+}
+
+// TestPartitionMetadataFile: a torn partition.metadata (what a crash can leave, as it
+// is not fsynced) is rewritten; a complete one naming another topic id is refused.
+func TestPartitionMetadataFile(t *testing.T) {
+	id := [16]byte{0xfb, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	want := "version: 0\ntopic_id: -wECAwQFBgcICQoLDA0ODw\n"
+	for _, c := range []struct {
+		name, have string
+		wantErr    bool
+	}{
+		{"missing", "", false},
+		{"torn empty", "\x00", false},
+		{"torn half", "version: 0\ntopic_i", false},
+		{"torn id", "version: 0\ntopic_id: -wECAwQFBg", false},
+		{"same topic", want, false},
+		{"other topic", "version: 0\ntopic_id: AQIDBAUGBwgJCgsMDQ4PEA\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.have != "" {
+				if err := os.WriteFile(filepath.Join(dir, PartitionMetadataFile), []byte(c.have), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := writePartitionMetadata(dir, id)
+			if c.wantErr {
+				if !errors.Is(err, kerr.InconsistentTopicID) {
+					t.Fatalf("error %v, want INCONSISTENT_TOPIC_ID", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(filepath.Join(dir, PartitionMetadataFile)); string(got) != want {
+				t.Fatalf("partition.metadata %q, want %q", got, want)
+			}
+		})
+	}
 }
