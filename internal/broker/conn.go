@@ -209,10 +209,20 @@ func (c *conn) handleFrame(ctx context.Context, frame []byte) error {
 }
 
 // writeResponse encodes resp with the response header its API and version call for.
+// A Fetch response with records goes through writeFetchResponse (fetchwriter.go),
+// which sends the records from the segment files without copying them.
 func (c *conn) writeResponse(hdr requestHeader, resp kmsg.Response) error {
 	if resp.GetVersion() != hdr.version && hdr.key != kmsg.ApiVersions.Int16() {
 		resp.SetVersion(hdr.version)
 	}
+	if fr, ok := resp.(*fetchResponse); ok {
+		return c.writeFetchResponse(hdr, fr)
+	}
+	return c.writeEncoded(c.encodeResponse(hdr, resp), 0)
+}
+
+// encodeResponse returns the whole frame of resp: size, header and body, in c.wbuf.
+func (c *conn) encodeResponse(hdr requestHeader, resp kmsg.Response) []byte {
 	buf := append(c.wbuf[:0], 0, 0, 0, 0)
 	buf = kbin.AppendInt32(buf, hdr.correlationID)
 	// Flexible responses have a header with tags, except ApiVersions, whose response
@@ -222,7 +232,13 @@ func (c *conn) writeResponse(hdr requestHeader, resp kmsg.Response) error {
 	}
 	buf = resp.AppendTo(buf)
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
-	_, err := c.w.Write(buf)
+	return buf
+}
+
+// writeEncoded buffers buf[from:], buf being what encodeResponse returned, and keeps
+// buf for the next response.
+func (c *conn) writeEncoded(buf []byte, from int) error {
+	_, err := c.w.Write(buf[from:])
 	// Keep a modest buffer for the next response; drop one grown by a large fetch.
 	if cap(buf) <= 1<<20 {
 		c.wbuf = buf

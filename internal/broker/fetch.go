@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,6 +22,9 @@ const fetchMaxBytes = 55 << 20
 // append to wake it (partitions signal their watchers when the high watermark moves),
 // then reads again. Fetch sessions (KIP-227) are not created: every response carries
 // session id 0, which tells clients to keep sending full fetch requests.
+//
+// Records are not read here: the response holds ranges of segment files
+// (commitlog.Log.ReadFile) that conn.writeFetchResponse sends with sendfile(2).
 func (b *Broker) handleFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
 	if req.SessionID != 0 || req.SessionEpoch > 0 {
@@ -66,8 +70,8 @@ func (b *Broker) handleFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (k
 
 // fetchOnce reads every requested partition once. It returns the response, the number of
 // record bytes in it, and the partitions it could read (for watching).
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*replica.Partition) {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*replica.Partition) {
+	resp := &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
 	img := b.quorum.Image()
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 || maxBytes > fetchMaxBytes {
@@ -109,9 +113,6 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			hw := p.Log.HighWatermark()
-			sp.HighWatermark = hw
-			sp.LastStableOffset = hw
 			sp.LogStartOffset = p.Log.LogStartOffset()
 			limit := int(rp.PartitionMaxBytes)
 			if remaining := maxBytes - total; remaining < limit {
@@ -121,21 +122,26 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				limit = 0
 			}
 			// KIP-74: the first batch of the response is sent whole even when larger
-			// than the limits, so a consumer can always make progress.
-			res, err := p.Log.Read(rp.FetchOffset, limit, hw, total == 0)
+			// than the limits, so a consumer can always make progress. Like Kafka, the
+			// limit may cut the last batch; clients drop a trailing partial batch.
+			// The log caps the slice at the high watermark, which it returns.
+			fs, err := p.Log.ReadFile(rp.FetchOffset, limit, math.MaxInt64, total == 0)
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
 					b.logger.Error("fetch", "topic", name, "partition", rp.Partition, "err", err)
 					sp.ErrorCode = kerr.KafkaStorageError.Code
 				}
-			} else {
-				sp.RecordBatches = res.Records
-				total += len(res.Records)
+				fs.HighWatermark = p.Log.HighWatermark()
 			}
-			if sp.RecordBatches == nil {
-				// Empty, not null: librdkafka rejects a null record set.
-				sp.RecordBatches = []byte{}
+			sp.HighWatermark = fs.HighWatermark
+			sp.LastStableOffset = fs.HighWatermark
+			// Empty, not null: librdkafka rejects a null record set. A partition with
+			// data gets its bytes when the response is written.
+			sp.RecordBatches = []byte{}
+			if fs.Size > 0 {
+				resp.files = append(resp.files, fetchFile{topic: len(resp.Topics), partition: len(st.Partitions), FileSlice: fs})
+				total += int(fs.Size)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

@@ -180,6 +180,21 @@ type ProducerInfo struct {
 //     that closes files takes it too, so an fsync never meets a closed file.
 //   - mu guards the fields below it. Readers hold it shared for the whole read (a pread
 //     from the page cache); writers hold it exclusively only to publish new state.
+//
+// ReadFile returns a file range that its caller sends (sendfile) after mu is released,
+// so a segment can be closed and deleted by retention, DeleteRecords, a cleaner swap or
+// Close while a send from it is in flight. That is safe because *os.File counts the
+// users of its descriptor (internal/poll): a send that holds the descriptor (inside
+// File.SyscallConn().Control) keeps it open, and reads the file's old bytes even once it
+// is unlinked, until it returns; an operation that starts after Close fails (the file
+// is closed) and the fetch closes its client's connection (the client retries from
+// the same offset and gets the data from the segments now in place). The bytes of a
+// range never change under a send: sealed segments are immutable, the active one only
+// grows, and a cleaner writes new files rather than rewriting old ones. The exception
+// is TruncateTo, which cuts a segment and lets later appends reuse its positions, so a
+// send racing it could mix old and new bytes. Only replication truncates (a follower's
+// divergent tail, usually above the high watermark, which ReadFile never returns); on
+// one node it is never called.
 type Log struct {
 	dir    string
 	clock  Clock
@@ -216,6 +231,13 @@ type Log struct {
 	// horizonDue is the earliest delete horizon (ms) of a tombstone the last clean
 	// kept, or math.MaxInt64: once due, the log is worth cleaning again.
 	horizonDue int64
+
+	// hwPos is the file position of hw (see ReadFile), kept by SetHighWatermark;
+	// appendEnds are the ends of the last appends, where hw usually moves next. Both
+	// are guarded by mu.
+	hwPos         hwMark
+	appendEnds    [hwMarkRing]hwMark
+	appendEndNext int
 }
 
 // Open opens (creating if needed) the log in dir, recovering from recoveryPoint: every
@@ -428,6 +450,7 @@ func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
 	l.leo = active.st.next
 	l.logStart = min(max(logStartOffset, l.segments[0].base), l.leo)
 	l.hw = l.leo
+	l.trackHighWatermarkLocked()
 	l.recoveryPoint = l.leo
 	l.lastFlush = now
 
@@ -633,6 +656,7 @@ func (l *Log) appendLocked(records []byte, opts AppendOptions) (AppendResult, in
 	l.mu.Lock()
 	seg.publish(&p)
 	l.leo = next
+	l.noteAppendEndLocked(seg, next, p.st.size)
 	for i := range refs {
 		if l.epochs.assign(refs[i].h.PartitionLeaderEpoch, refs[i].h.BaseOffset) {
 			l.epochsDirty = true
@@ -817,6 +841,7 @@ func (l *Log) SetHighWatermark(hw int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.hw = min(max(hw, 0), l.leo)
+	l.trackHighWatermarkLocked()
 }
 
 // RecoveryPoint is the offset below which the log is known flushed to disk.
@@ -1089,6 +1114,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.leo = active.st.next
 	l.logStart = min(newLogS, l.leo)
 	l.hw = min(l.hw, l.leo)
+	// Positions remembered in the truncated segments may now hold other batches.
+	l.appendEnds = [hwMarkRing]hwMark{}
+	l.trackHighWatermarkLocked()
 	l.cleanedTo = min(l.cleanedTo, l.leo)
 	l.recoveryPoint = min(l.recoveryPoint, l.leo)
 	if fresh != nil {
