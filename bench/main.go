@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -254,7 +255,9 @@ func limitFor(row string) string {
 
 func printTable(o options, rows []string, results map[string]map[string]float64, lim map[string]float64) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "machine\tloopback %.0f MB/s\tdisk write %.0f MB/s\t4KiB fsync p50 %.3f ms\t\n", lim["loopback MB/s"], lim["disk write MB/s"], lim["4KiB fsync p50 ms"])
+	var nofile syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	fmt.Fprintf(w, "machine\tloopback %.0f MB/s\tdisk write %.0f MB/s\t4KiB fsync p50 %.3f ms\topen-file limit %d\t\n", lim["loopback MB/s"], lim["disk write MB/s"], lim["4KiB fsync p50 ms"], nofile.Max)
 	fmt.Fprintln(w, "\t\t\t\t")
 	header := "metric\t"
 	for _, b := range o.brokers {

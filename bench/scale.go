@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,12 +31,27 @@ func scalePartitions(ctx context.Context, b *broker, partitions, records int) (p
 	s := partitionScale{partitions: partitions, createTime: time.Since(start)}
 	t, err := produce(ctx, b, topic, records, 1024, false)
 	if err != nil {
+		deleteTopic(ctx, b.addr, topic)
 		return s, err
 	}
 	s.produce = t
 	s.rss = b.status("VmRSS")
 	s.openFiles = b.openFiles()
-	return s, nil
+	return s, deleteTopic(ctx, b.addr, topic)
+}
+
+// deleteTopic removes a scale topic so the measurements after it start clean.
+func deleteTopic(ctx context.Context, addr, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).DeleteTopics(ctx, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	return err
 }
 
 // idleConnections opens n connections that each make one ApiVersions request and then

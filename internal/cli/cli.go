@@ -154,6 +154,7 @@ Flags:
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
+	raiseOpenFileLimit(logger)
 	b, err := broker.New(cfg, logger)
 	if err != nil {
 		return err

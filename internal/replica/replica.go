@@ -199,7 +199,7 @@ func (m *Manager) Reconcile(img *metadata.Image) error {
 		}
 	}
 	if m.strayChecked {
-		return errors.Join(errs...)
+		return summarize(errs)
 	}
 	m.strayChecked = true
 	for _, tp := range m.logs.Partitions() {
@@ -210,7 +210,18 @@ func (m *Manager) Reconcile(img *metadata.Image) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return summarize(errs)
+}
+
+// summarize joins errors, keeping the first few: a reconcile that fails for every
+// partition of a large topic (a full disk, no file descriptors left) should log a
+// readable line, not thousands.
+func summarize(errs []error) error {
+	const keep = 3
+	if len(errs) <= keep {
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("%w\n(and %d more partitions failed the same way or otherwise)", errors.Join(errs[:keep]...), len(errs)-keep)
 }
 
 func (m *Manager) deleteLocked(tp commitlog.TopicPartition) {

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package cli
+
+import "log/slog"
+
+func raiseOpenFileLimit(*slog.Logger) {}
