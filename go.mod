@@ -35,3 +35,7 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+// A copy of kmsg whose tagged-field loops stop at the end of the input; see
+// third_party/kmsg/README.samsa.md.
+replace github.com/twmb/franz-go/pkg/kmsg => ./third_party/kmsg

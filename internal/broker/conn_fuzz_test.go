@@ -2,6 +2,7 @@ package broker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -34,4 +35,34 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("decoded version %d outside %d-%d", hdr.version, a.minVersion, a.maxVersion)
 		}
 	})
+}
+
+// TestTagCountDoesNotSpin: a flexible request whose tagged-field count is 2^32-1 with
+// nothing behind it is refused at once. Decoding used to loop over the count on an
+// exhausted reader for about 40 seconds (kmsg is patched in third_party/kmsg); the
+// 10-second bound leaves room for any machine and still fails that.
+func TestTagCountDoesNotSpin(t *testing.T) {
+	apis := (&Broker{}).apiTable()
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // uvarint 2^32-1
+	frames := map[string][]byte{
+		// ApiVersions v3, empty header tags, then an empty name and version and the count.
+		"body tags": append([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0, 1, 1}, huge...),
+		// The same count as the request header's tags.
+		"header tags": append([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff}, huge...),
+	}
+	for name, frame := range frames {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := decodeRequest(apis, frame)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: a truncated request decoded", name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: decoding a 2^32-1 tag count with no tags still running after 10s", name)
+		}
+	}
 }
