@@ -3,7 +3,6 @@
 package broker_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -19,43 +18,7 @@ func TestLibrdkafkaConsumerProtocol(t *testing.T) {
 	createTopic(t, tb.admin(), topic, 4, nil)
 	const n = 200
 
-	var mu sync.Mutex
-	got := map[string]int{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		c, err := kafka.NewConsumer(&kafka.ConfigMap{
-			"bootstrap.servers":       tb.Addr,
-			"group.id":                "rdk-848",
-			"group.protocol":          "consumer",
-			"auto.offset.reset":       "earliest",
-			"auto.commit.interval.ms": 100,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Subscribe(topic, nil); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if m, ok := c.Poll(50).(*kafka.Message); ok {
-					mu.Lock()
-					got[string(m.Value)]++
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	defer func() { close(stop); wg.Wait() }()
+	g := startRdkafkaGroup(t, tb, topic, "rdk-848", 2, kafka.ConfigMap{"group.protocol": "consumer"})
 	waitFor(t, "both members reconciled", func() bool {
 		req := kmsg.NewPtrConsumerGroupDescribeRequest()
 		req.Groups = []string{"rdk-848"}
@@ -71,12 +34,6 @@ func TestLibrdkafkaConsumerProtocol(t *testing.T) {
 		return true
 	})
 	produceValues(t, tb, topic, "v", n)
-	waitFor(t, "every record", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == n })
-	mu.Lock()
-	defer mu.Unlock()
-	for v, c := range got {
-		if c != 1 {
-			t.Errorf("record %s consumed %d times", v, c)
-		}
-	}
+	waitFor(t, "every record", func() bool { return g.distinct() == n })
+	g.checkExactlyOnce(t)
 }
