@@ -70,31 +70,15 @@ func encodeKVs(t testing.TB, codec int8, ts int64, pid int64, seq int32, kvs ...
 func readRecords(t testing.TB, l *Log) []rec {
 	t.Helper()
 	var out []rec
-	off := l.LogStartOffset()
-	for off < l.LogEndOffset() {
-		res, err := l.Read(off, 1<<20, l.LogEndOffset(), true)
+	eachBatch(t, l, func(h BatchHeader, b []byte) {
+		batch, err := record.Decode(b)
 		if err != nil {
-			t.Fatalf("Read(%d): %v", off, err)
+			t.Fatalf("Decode batch %d: %v", h.BaseOffset, err)
 		}
-		if len(res.Records) == 0 {
-			t.Fatalf("Read(%d) returned nothing below LEO %d", off, l.LogEndOffset())
+		for _, r := range batch.Records {
+			out = append(out, rec{r.Offset, string(r.Key), r.Value})
 		}
-		for b := res.Records; len(b) > 0; {
-			h, err := ReadBatch(b)
-			if err != nil {
-				t.Fatalf("Read(%d): bad batch: %v", off, err)
-			}
-			batch, err := record.Decode(b[:h.Size()])
-			if err != nil {
-				t.Fatalf("Decode batch %d: %v", h.BaseOffset, err)
-			}
-			for _, r := range batch.Records {
-				out = append(out, rec{r.Offset, string(r.Key), r.Value})
-			}
-			b = b[h.Size():]
-			off = h.LastOffset() + 1
-		}
-	}
+	})
 	return out
 }
 

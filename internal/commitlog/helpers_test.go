@@ -164,10 +164,9 @@ func mustAppend(t testing.TB, l *Log, b []byte, opts AppendOptions) AppendResult
 	return res
 }
 
-// readAll reads every batch from the log start to the high watermark.
-func readAll(t testing.TB, l *Log) []BatchHeader {
+// eachBatch calls fn with every stored batch from the log start to the log end.
+func eachBatch(t testing.TB, l *Log, fn func(h BatchHeader, batch []byte)) {
 	t.Helper()
-	var out []BatchHeader
 	off := l.LogStartOffset()
 	for off < l.LogEndOffset() {
 		res, err := l.Read(off, 1<<20, l.LogEndOffset(), true)
@@ -182,10 +181,17 @@ func readAll(t testing.TB, l *Log) []BatchHeader {
 			if err != nil {
 				t.Fatalf("Read(%d) returned a bad batch: %v", off, err)
 			}
-			out = append(out, h)
+			fn(h, b[:h.Size()])
 			b = b[h.Size():]
 			off = h.LastOffset() + 1
 		}
 	}
+}
+
+// readAll reads every batch header from the log start to the log end.
+func readAll(t testing.TB, l *Log) []BatchHeader {
+	t.Helper()
+	var out []BatchHeader
+	eachBatch(t, l, func(h BatchHeader, _ []byte) { out = append(out, h) })
 	return out
 }

@@ -80,17 +80,9 @@ func compress(codec int8, src []byte) ([]byte, error) {
 	case CodecNone:
 		return src, nil
 	case CodecGzip:
-		var buf bytes.Buffer
 		w := gzipWriters.Get().(*gzip.Writer)
 		defer gzipWriters.Put(w)
-		w.Reset(&buf)
-		if _, err := w.Write(src); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(w, src)
 	case CodecSnappy:
 		out := append(make([]byte, 0, xerialHeaderSize+len(src)/2), xerialMagic...)
 		out = binary.BigEndian.AppendUint32(out, 1) // version
@@ -104,21 +96,33 @@ func compress(codec int8, src []byte) ([]byte, error) {
 		}
 		return out, nil
 	case CodecLZ4:
-		var buf bytes.Buffer
 		w := lz4Writers.Get().(*lz4.Writer)
 		defer lz4Writers.Put(w)
-		w.Reset(&buf)
-		if _, err := w.Write(src); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(w, src)
 	case CodecZstd:
 		return zstdEncoder().EncodeAll(src, nil), nil
 	}
 	return nil, fmt.Errorf("record: unknown compression codec %d: %w", codec, kerr.UnsupportedCompressionType)
+}
+
+// streamWriter is a pooled compressing writer (gzip, lz4) that can be pointed at a new
+// destination.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressStream compresses src through w into a new buffer.
+func compressStream(w streamWriter, src []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w.Reset(&buf)
+	if _, err := w.Write(src); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // decompress returns src decompressed with codec, failing with kerr.CorruptMessage on
