@@ -27,6 +27,8 @@ type conn struct {
 	clientID string
 	// wbuf is reused for encoding responses.
 	wbuf []byte
+	// notBroker marks a peer that did not authenticate as a broker (see fromBroker).
+	notBroker bool
 }
 
 // errClose marks a request that violates the protocol badly enough that the
@@ -256,3 +258,8 @@ func newConn(b *Broker, nc net.Conn) *conn {
 		logger: b.logger.With("remote", nc.RemoteAddr().String()),
 	}
 }
+
+// fromBroker reports whether the peer authenticated as a broker of this cluster, which a
+// fetch claiming a replica id requires (CVE-2018-1288).
+// TODO(cluster): inter-broker authentication; until it exists every peer counts.
+func (c *conn) fromBroker() bool { return !c.notBroker }
