@@ -36,10 +36,13 @@ type fileImage struct {
 }
 
 type fileBroker struct {
-	ID   int32  `json:"id"`
-	Host string `json:"host"`
-	Port int32  `json:"port"`
-	Rack string `json:"rack"`
+	ID                   int32  `json:"id"`
+	Host                 string `json:"host"`
+	Port                 int32  `json:"port"`
+	Rack                 string `json:"rack"`
+	Epoch                int64  `json:"epoch,omitempty"`
+	Fenced               bool   `json:"fenced,omitempty"`
+	InControlledShutdown bool   `json:"inControlledShutdown,omitempty"`
 }
 
 type fileTopic struct {
@@ -136,7 +139,11 @@ func DecodeImage(data []byte) (*Image, error) {
 			return nil, fmt.Errorf("%w: broker %d listed twice", ErrCorrupt, b.ID)
 		}
 		seenBroker[b.ID] = true
-		recs = append(recs, Record{Type: RecordRegisterBroker, RegisterBroker: &RegisterBrokerRecord{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack}})
+		recs = append(recs, Record{Type: RecordRegisterBroker, RegisterBroker: &RegisterBrokerRecord{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack, Epoch: b.Epoch, Fenced: b.Fenced}})
+		if b.InControlledShutdown {
+			yes := true
+			recs = append(recs, Record{Type: RecordBrokerChange, BrokerChange: &BrokerChangeRecord{ID: b.ID, InControlledShutdown: &yes}})
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.BrokerConfigs)) {
 		recs = appendConfigRecords(recs, ConfigResourceBroker, name, f.BrokerConfigs[name])

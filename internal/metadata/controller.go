@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -30,6 +32,9 @@ type Controller struct {
 
 	// intn picks the random starting broker of replica placement; tests replace it.
 	intn func(n int) int
+
+	sessMu   sync.Mutex // guards sessions
+	sessions map[int32]*session
 }
 
 // ControllerConfig holds the broker defaults the controller applies.
@@ -47,6 +52,14 @@ type ControllerConfig struct {
 	// SUBTRACT start from it when the topic has no override, as Kafka does. Nil means
 	// they start from an empty list.
 	DefaultTopicConfig func(key string) (string, bool)
+	// BrokerSessionTimeout is broker.session.timeout.ms: a broker that sends no heartbeat
+	// for that long is fenced. 0 means Kafka's default, 9 s.
+	BrokerSessionTimeout time.Duration
+	// UncleanLeaderElection reports whether a topic with these overrides allows electing
+	// an out-of-sync replica (unclean.leader.election.enable). Nil means never.
+	UncleanLeaderElection func(topicConfigs map[string]string) bool
+	// Now is the clock of broker sessions; nil is time.Now. Tests replace it.
+	Now func() time.Time
 }
 
 // NewController returns a controller proposing to q.
@@ -56,6 +69,9 @@ func NewController(q Quorum, cfg ControllerConfig) *Controller {
 	}
 	if cfg.DefaultReplicationFactor == 0 {
 		cfg.DefaultReplicationFactor = 1
+	}
+	if cfg.BrokerSessionTimeout == 0 {
+		cfg.BrokerSessionTimeout = 9 * time.Second
 	}
 	return &Controller{q: q, cfg: cfg, sem: make(chan struct{}, 1), intn: rand.IntN}
 }
@@ -127,7 +143,7 @@ func (c *Controller) createTopicRecords(img *Image, spec CreateTopicSpec) ([]Rec
 		return nil, fmt.Errorf("metadata: topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names): %w", name, other, kerr.InvalidTopicException)
 	}
 
-	brokers := img.BrokerIDs()
+	brokers := img.UsableBrokerIDs()
 	var placement [][]int32
 	if len(spec.Assignments) > 0 {
 		if spec.NumPartitions != -1 || spec.ReplicationFactor != -1 {
@@ -163,10 +179,10 @@ func (c *Controller) createTopicRecords(img *Image, spec CreateTopicSpec) ([]Rec
 		case rf < 1:
 			return nil, fmt.Errorf("metadata: topic %q: replication factor %d must be at least 1: %w", name, rf, kerr.InvalidReplicationFactor)
 		case int(rf) > len(brokers):
-			return nil, fmt.Errorf("metadata: topic %q: replication factor %d is larger than the %d registered broker(s): %w", name, rf, len(brokers), kerr.InvalidReplicationFactor)
+			return nil, fmt.Errorf("metadata: topic %q: replication factor %d is larger than the %d available broker(s): %w", name, rf, len(brokers), kerr.InvalidReplicationFactor)
 		}
 		start := c.intn(len(brokers))
-		placement = placeReplicas(brokers, int(np), int(rf), start, start, 0)
+		placement = c.place(img, brokers, int(np), int(rf), start, start, 0)
 	}
 	if err := c.validateConfigs(name, spec.Configs); err != nil {
 		return nil, err
@@ -178,7 +194,10 @@ func (c *Controller) createTopicRecords(img *Image, spec CreateTopicSpec) ([]Rec
 	}
 	recs := make([]Record, 0, 1+len(placement)+len(spec.Configs))
 	recs = append(recs, Record{Type: RecordTopic, Topic: &TopicRecord{Name: name, ID: id}})
-	recs = appendNewPartitions(recs, id, 0, placement)
+	recs, err := appendNewPartitions(recs, img, name, id, 0, placement)
+	if err != nil {
+		return nil, err
+	}
 	recs = appendConfigRecords(recs, ConfigResourceTopic, name, spec.Configs)
 	return recs, nil
 }
@@ -199,18 +218,24 @@ func collidingTopic(img *Image, name string) string {
 }
 
 // appendNewPartitions appends Partition records for a fresh placement starting at
-// partition first: the first replica leads, every replica is in sync, epochs start at 0.
-func appendNewPartitions(recs []Record, topicID UUID, first int32, placement [][]int32) []Record {
+// partition first: the usable replicas (not fenced, not shutting down) are in sync, the
+// first of them leads, epochs start at 0. A partition none of whose replicas is usable
+// is refused, as Kafka does.
+func appendNewPartitions(recs []Record, img *Image, topic string, topicID UUID, first int32, placement [][]int32) ([]Record, error) {
 	for i, replicas := range placement {
+		isr := slices.DeleteFunc(slices.Clone(replicas), func(id int32) bool { return !img.Brokers[id].Usable() })
+		if len(isr) == 0 {
+			return nil, fmt.Errorf("metadata: topic %q partition %d: every broker of the assignment %v is fenced or shutting down: %w", topic, first+int32(i), replicas, kerr.InvalidReplicaAssignment)
+		}
 		recs = append(recs, Record{Type: RecordPartition, Partition: &PartitionRecord{
 			TopicID:     topicID,
 			PartitionID: first + int32(i),
 			Replicas:    slices.Clone(replicas),
-			ISR:         slices.Clone(replicas),
-			Leader:      replicas[0],
+			ISR:         isr,
+			Leader:      isr[0],
 		}})
 	}
-	return recs
+	return recs, nil
 }
 
 // checkAssignment validates one manually assigned partition as Kafka does.
@@ -323,7 +348,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 	if cur > 0 {
 		rf = len(t.Partitions[0].Replicas)
 	}
-	brokers := img.BrokerIDs()
+	brokers := img.UsableBrokerIDs()
 	var placement [][]int32
 	if assignments != nil {
 		if len(assignments) != add {
@@ -341,7 +366,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 		placement = assignments
 	} else {
 		if rf > len(brokers) {
-			return fmt.Errorf("metadata: create partitions of %q: replication factor %d is larger than the %d registered broker(s): %w", topic, rf, len(brokers), kerr.InvalidReplicationFactor)
+			return fmt.Errorf("metadata: create partitions of %q: replication factor %d is larger than the %d available broker(s): %w", topic, rf, len(brokers), kerr.InvalidReplicationFactor)
 		}
 		// Continue from the broker that leads partition 0, as Kafka does, so the new
 		// partitions extend the existing round robin instead of restarting it.
@@ -353,9 +378,12 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, total i
 		if start < 0 {
 			start = c.intn(len(brokers))
 		}
-		placement = placeReplicas(brokers, add, rf, start, start, int(cur))
+		placement = c.place(img, brokers, add, rf, start, start, int(cur))
 	}
-	recs := appendNewPartitions(nil, t.ID, cur, placement)
+	recs, err := appendNewPartitions(nil, img, topic, t.ID, cur, placement)
+	if err != nil {
+		return err
+	}
 	if _, err := c.commit(ctx, img, recs, validateOnly); err != nil {
 		return fmt.Errorf("metadata: create partitions of %q: %w", topic, err)
 	}
@@ -567,4 +595,66 @@ func ValidateTopicName(name string) error {
 		return fmt.Errorf("metadata: topic name %q is illegal, it contains %q; only ASCII alphanumerics, '.', '_' and '-' are allowed: %w", name, b, kerr.InvalidTopicException)
 	}
 	return nil
+}
+
+// place picks replicas for new partitions: rack-aware when any broker has a rack
+// (broker.rack), as Kafka does, and otherwise placeReplicas.
+func (c *Controller) place(img *Image, brokers []int32, nPartitions, rf, startIndex, nextReplicaShift, startPartition int) [][]int32 {
+	racked := false
+	for _, id := range brokers {
+		if img.Brokers[id].Rack != "" {
+			racked = true
+		}
+	}
+	if !racked {
+		return placeReplicas(brokers, nPartitions, rf, startIndex, nextReplicaShift, startPartition)
+	}
+	return placeReplicasRackAware(img, brokers, nPartitions, rf, startIndex, nextReplicaShift, startPartition)
+}
+
+// placeReplicasRackAware is Kafka's rack-aware assignReplicasToBrokers: brokers are
+// listed alternating between racks, leaders go round robin over that list, and each
+// further replica is the next broker (at a shifting distance) on a rack that holds no
+// replica of the partition yet, until every rack has one; only then may racks repeat.
+// Brokers without a rack count as one rack named "".
+func placeReplicasRackAware(img *Image, brokers []int32, nPartitions, rf, startIndex, nextReplicaShift, startPartition int) [][]int32 {
+	// Group brokers by rack (racks sorted, brokers sorted within) and interleave them.
+	byRack := make(map[string][]int32)
+	for _, id := range brokers {
+		r := img.Brokers[id].Rack
+		byRack[r] = append(byRack[r], id)
+	}
+	racks := slices.Sorted(maps.Keys(byRack))
+	var list []int32
+	for i := 0; len(list) < len(brokers); i++ {
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				list = append(list, byRack[r][i])
+			}
+		}
+	}
+	n, numRacks := len(list), len(racks)
+	out := make([][]int32, 0, nPartitions)
+	p := startPartition
+	for range nPartitions {
+		if p > 0 && p%n == 0 {
+			nextReplicaShift++
+		}
+		first := (p + startIndex) % n
+		replicas := []int32{list[first]}
+		usedRacks := map[string]bool{img.Brokers[list[first]].Rack: true}
+		for k := 0; len(replicas) < rf; k++ {
+			shift := nextReplicaShift * numRacks
+			b := list[(first+1+(shift+k)%(n-1))%n]
+			rack := img.Brokers[b].Rack
+			if slices.Contains(replicas, b) || usedRacks[rack] && len(usedRacks) < numRacks {
+				continue
+			}
+			replicas = append(replicas, b)
+			usedRacks[rack] = true
+		}
+		out = append(out, replicas)
+		p++
+	}
+	return out
 }

@@ -28,7 +28,9 @@
 //	  "controllerId": 1,            // node.id of the controller, >= 0
 //	  "nextProducerId": 2000,       // first producer id not yet handed out, >= 0
 //	  "brokers": [                  // sorted by id, ids distinct and >= 0
-//	    {"id": 1, "host": "h", "port": 9092, "rack": ""}   // port 0..65535
+//	    {"id": 1, "host": "h", "port": 9092, "rack": "",   // port 0..65535
+//	     "epoch": 7, "fenced": false,            // broker epoch >= 0; omitted when 0/false
+//	     "inControlledShutdown": false}          // omitted when false
 //	  ],
 //	  "brokerConfigs": {            // resource name ("" = cluster default, else a broker
 //	    "1": {"key": "value"}       // id in decimal) -> overrides; omitted when empty

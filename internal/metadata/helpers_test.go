@@ -23,8 +23,6 @@ func topicCfgRec(topic, key string, value *string) Record {
 	return Record{Type: RecordConfig, Config: &ConfigRecord{ResourceType: ConfigResourceTopic, ResourceName: topic, Key: key, Value: value}}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // mustApply applies recs to img, failing the test on error.
 func mustApply(t *testing.T, img *Image, recs ...Record) *Image {
 	t.Helper()

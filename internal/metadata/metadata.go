@@ -105,7 +105,20 @@ type Broker struct {
 	Host string
 	Port int32
 	Rack string
+	// Epoch is the broker epoch: the metadata offset of its latest registration. A
+	// request carrying an older epoch comes from a previous incarnation of the broker.
+	Epoch int64
+	// Fenced brokers lead no partition, join no ISR and are not listed to clients: a
+	// registered broker is fenced until it has caught up with the metadata, and again when
+	// its heartbeats stop.
+	Fenced bool
+	// InControlledShutdown is set while the broker moves its leadership away before
+	// stopping.
+	InControlledShutdown bool
 }
+
+// Usable reports whether the broker may lead partitions and be added to ISRs.
+func (b Broker) Usable() bool { return !b.Fenced && !b.InControlledShutdown }
 
 // Image is a read-only view of all metadata at one point of the record log. Never
 // modify an Image or what it points to: it is shared between goroutines.
@@ -150,6 +163,19 @@ func (img *Image) Partition(topic string, partition int32) *Partition {
 	return img.Topics[topic].Partition(partition)
 }
 
+// UsableBrokerIDs returns the ids of the brokers that may host new replicas and lead
+// partitions (not fenced, not shutting down), sorted.
+func (img *Image) UsableBrokerIDs() []int32 {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id, b := range img.Brokers {
+		if b.Usable() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // Broker returns a registered broker.
 func (img *Image) Broker(id int32) (Broker, bool) {
 	b, ok := img.Brokers[id]
@@ -181,7 +207,7 @@ type Quorum interface {
 // RegisterBroker record unless the image already holds exactly b. A broker calls it at
 // start to publish its advertised host, port and rack.
 func RegisterBroker(ctx context.Context, q Quorum, b Broker) error {
-	if cur, ok := q.Image().Brokers[b.ID]; ok && cur == b {
+	if cur, ok := q.Image().Brokers[b.ID]; ok && cur.Host == b.Host && cur.Port == b.Port && cur.Rack == b.Rack && cur.Usable() {
 		return nil
 	}
 	_, err := q.Propose(ctx, []Record{{

@@ -23,6 +23,7 @@ const (
 	RecordRemoveTopic      RecordType = "RemoveTopic"
 	RecordConfig           RecordType = "Config"
 	RecordProducerIDs      RecordType = "ProducerIDs"
+	RecordBrokerChange     RecordType = "BrokerChange"
 )
 
 // Record is one metadata change: Type says which kind, and exactly the matching pointer
@@ -38,6 +39,7 @@ type Record struct {
 	RemoveTopic      *RemoveTopicRecord      `json:"removeTopic,omitempty"`
 	Config           *ConfigRecord           `json:"config,omitempty"`
 	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
+	BrokerChange     *BrokerChangeRecord     `json:"brokerChange,omitempty"`
 }
 
 // ClusterIDRecord sets the cluster id. It is written once, when the cluster is formed;
@@ -51,13 +53,23 @@ type ControllerChangeRecord struct {
 	ControllerID int32 `json:"controllerId"`
 }
 
-// RegisterBrokerRecord adds a broker or replaces its endpoint. Host may be empty until
-// the broker publishes its advertised listener.
+// RegisterBrokerRecord adds a broker or replaces its registration (a restarted broker
+// registers again). Host may be empty until the broker publishes its advertised
+// listener. It clears InControlledShutdown.
 type RegisterBrokerRecord struct {
-	ID   int32  `json:"id"`
-	Host string `json:"host"`
-	Port int32  `json:"port"`
-	Rack string `json:"rack,omitempty"`
+	ID     int32  `json:"id"`
+	Host   string `json:"host"`
+	Port   int32  `json:"port"`
+	Rack   string `json:"rack,omitempty"`
+	Epoch  int64  `json:"epoch,omitempty"`
+	Fenced bool   `json:"fenced,omitempty"`
+}
+
+// BrokerChangeRecord changes a registered broker's state; nil fields are unchanged.
+type BrokerChangeRecord struct {
+	ID                   int32 `json:"id"`
+	Fenced               *bool `json:"fenced,omitempty"`
+	InControlledShutdown *bool `json:"inControlledShutdown,omitempty"`
 }
 
 // TopicRecord creates a topic without partitions; Partition records follow.
@@ -125,7 +137,7 @@ func (r *Record) check() error {
 	for _, p := range []bool{
 		r.ClusterID != nil, r.ControllerChange != nil, r.RegisterBroker != nil, r.Topic != nil,
 		r.Partition != nil, r.PartitionChange != nil, r.RemoveTopic != nil, r.Config != nil,
-		r.ProducerIDs != nil,
+		r.ProducerIDs != nil, r.BrokerChange != nil,
 	} {
 		if p {
 			set++
@@ -151,6 +163,8 @@ func (r *Record) check() error {
 		ok = r.Config != nil
 	case RecordProducerIDs:
 		ok = r.ProducerIDs != nil
+	case RecordBrokerChange:
+		ok = r.BrokerChange != nil
 	default:
 		return fmt.Errorf("unknown record type %q: %w", r.Type, kerr.InvalidRequest)
 	}
@@ -220,6 +234,8 @@ func (a *applier) apply(r *Record) error {
 		}
 		a.img.NextProducerID = n
 		return nil
+	case RecordBrokerChange:
+		return a.brokerChange(r.BrokerChange)
 	}
 	return nil // unreachable: check rejected unknown types
 }
@@ -242,6 +258,15 @@ func (a *applier) registerBroker(r *RegisterBrokerRecord) error {
 	if r.Port < 0 || r.Port > 65535 {
 		return fmt.Errorf("broker %d: port %d out of range: %w", r.ID, r.Port, kerr.InvalidRequest)
 	}
+	if r.Epoch < 0 {
+		return fmt.Errorf("broker %d: negative epoch %d: %w", r.ID, r.Epoch, kerr.InvalidRequest)
+	}
+	a.copyBrokers()
+	a.img.Brokers[r.ID] = Broker{ID: r.ID, Host: r.Host, Port: r.Port, Rack: r.Rack, Epoch: r.Epoch, Fenced: r.Fenced}
+	return nil
+}
+
+func (a *applier) copyBrokers() {
 	if !a.brokersCopied {
 		a.img.Brokers = maps.Clone(a.img.Brokers)
 		if a.img.Brokers == nil {
@@ -249,7 +274,21 @@ func (a *applier) registerBroker(r *RegisterBrokerRecord) error {
 		}
 		a.brokersCopied = true
 	}
-	a.img.Brokers[r.ID] = Broker{ID: r.ID, Host: r.Host, Port: r.Port, Rack: r.Rack}
+}
+
+func (a *applier) brokerChange(r *BrokerChangeRecord) error {
+	b, ok := a.img.Brokers[r.ID]
+	if !ok {
+		return fmt.Errorf("change of unregistered broker %d: %w", r.ID, kerr.BrokerIDNotRegistered)
+	}
+	if r.Fenced != nil {
+		b.Fenced = *r.Fenced
+	}
+	if r.InControlledShutdown != nil {
+		b.InControlledShutdown = *r.InControlledShutdown
+	}
+	a.copyBrokers()
+	a.img.Brokers[r.ID] = b
 	return nil
 }
 
