@@ -76,6 +76,18 @@ type Config struct {
 	BrokerRack             string // broker.rack
 	ClusterID              string // cluster.id (Samsa-specific): base64url UUID, or "" to generate
 
+	// Cluster mode.
+	BrokerHeartbeatInterval      time.Duration // broker.heartbeat.interval.ms; default 2 s
+	BrokerSessionTimeout         time.Duration // broker.session.timeout.ms; default 9 s
+	ControlledShutdownEnable     bool          // controlled.shutdown.enable; default true
+	ControlledShutdownTimeout    time.Duration // controlled.shutdown.timeout.ms; default 30 s
+	ReplicaLagTimeMax            time.Duration // replica.lag.time.max.ms; default 30 s
+	ReplicaFetchWaitMax          time.Duration // replica.fetch.wait.max.ms; default 500 ms
+	ReplicaFetchMinBytes         int32         // replica.fetch.min.bytes; default 1
+	ReplicaFetchMaxBytes         int32         // replica.fetch.max.bytes; default 1 MiB
+	ReplicaFetchResponseMaxBytes int32         // replica.fetch.response.max.bytes; default 10 MiB
+	ReplicaFetchBackoff          time.Duration // replica.fetch.backoff.ms; default 1 s
+
 	// Broker defaults of topic-level configs that commitlog.Config does not carry.
 	MinInsyncReplicas              int32         // min.insync.replicas; default 1
 	UncleanLeaderElectionEnable    bool          // unclean.leader.election.enable; default false
@@ -505,6 +517,30 @@ func resolve(raw map[string]string) (*Config, error) {
 	if n, err := p.int("connections.max.idle.ms", 64); check(err) {
 		c.ConnectionsMaxIdle = msToDuration(n)
 	}
+	for key, dst := range map[string]*time.Duration{
+		"broker.heartbeat.interval.ms":   &c.BrokerHeartbeatInterval,
+		"broker.session.timeout.ms":      &c.BrokerSessionTimeout,
+		"controlled.shutdown.timeout.ms": &c.ControlledShutdownTimeout,
+		"replica.lag.time.max.ms":        &c.ReplicaLagTimeMax,
+		"replica.fetch.wait.max.ms":      &c.ReplicaFetchWaitMax,
+		"replica.fetch.backoff.ms":       &c.ReplicaFetchBackoff,
+	} {
+		if n, err := p.int(key, 64); check(err) {
+			*dst = msToDuration(n)
+		}
+	}
+	for key, dst := range map[string]*int32{
+		"replica.fetch.min.bytes":          &c.ReplicaFetchMinBytes,
+		"replica.fetch.max.bytes":          &c.ReplicaFetchMaxBytes,
+		"replica.fetch.response.max.bytes": &c.ReplicaFetchResponseMaxBytes,
+	} {
+		if n, err := p.int(key, 32); check(err) {
+			*dst = int32(n)
+		}
+	}
+	if b, err := p.bool("controlled.shutdown.enable"); check(err) {
+		c.ControlledShutdownEnable = b
+	}
 
 	// log.retention.ms > log.retention.minutes > log.retention.hours; any negative
 	// result means "keep forever" (-1), as Kafka normalises it.
@@ -774,6 +810,15 @@ func (c *Config) Validate() error {
 		atLeast("log.flush.scheduler.interval.ms", ms(c.LogFlushSchedulerInterval), 1),
 		atLeast("producer.id.expiration.ms", ms(c.Log.ProducerIDExpiration), 1),
 		atLeast("min.insync.replicas", int64(c.MinInsyncReplicas), 1),
+		atLeast("broker.heartbeat.interval.ms", ms(c.BrokerHeartbeatInterval), 1),
+		atLeast("broker.session.timeout.ms", ms(c.BrokerSessionTimeout), ms(c.BrokerHeartbeatInterval)+1),
+		atLeast("controlled.shutdown.timeout.ms", ms(c.ControlledShutdownTimeout), 0),
+		atLeast("replica.lag.time.max.ms", ms(c.ReplicaLagTimeMax), 1),
+		atLeast("replica.fetch.wait.max.ms", ms(c.ReplicaFetchWaitMax), 0),
+		atLeast("replica.fetch.min.bytes", int64(c.ReplicaFetchMinBytes), 1),
+		atLeast("replica.fetch.max.bytes", int64(c.ReplicaFetchMaxBytes), 1),
+		atLeast("replica.fetch.response.max.bytes", int64(c.ReplicaFetchResponseMaxBytes), 1),
+		atLeast("replica.fetch.backoff.ms", ms(c.ReplicaFetchBackoff), 0),
 		atLeast("offsets.topic.num.partitions", int64(c.OffsetsTopicNumPartitions), 1),
 		atLeast("offsets.topic.replication.factor", int64(c.OffsetsTopicReplicationFactor), 1),
 		atLeast("offsets.topic.segment.bytes", int64(c.OffsetsTopicSegmentBytes), minSegmentBytes),
@@ -990,6 +1035,8 @@ func (c *Config) validateQuorum() error {
 		return fmt.Errorf("config: %s: node.id %d has the controller role but is not a voter", key, c.NodeID)
 	case !c.HasRole("controller") && ids[c.NodeID]:
 		return fmt.Errorf("config: %s: node.id %d is a voter but process.roles lacks controller", key, c.NodeID)
+	case c.HasRole("controller") && len(c.ControllerListenerNames) == 0:
+		return fmt.Errorf("config: controller.listener.names: required when %s is set: the voters talk on that listener", key)
 	}
 	return nil
 }

@@ -347,7 +347,7 @@ func TestLoadAccepts(t *testing.T) {
 		{"listener ports 0 and 65535", map[string]string{"listeners": "PLAINTEXT://:0,SSL://:65535"}},
 		{"ipv6 listener", map[string]string{"listeners": "PLAINTEXT://[::1]:9092"}},
 		{"broker-only with voters", map[string]string{"process.roles": "broker", "controller.quorum.voters": "2@c:9093"}},
-		{"controller-only", map[string]string{"process.roles": "controller", "node.id": "2", "controller.quorum.voters": "2@c:9093"}},
+		{"controller-only", map[string]string{"process.roles": "controller", "node.id": "2", "controller.quorum.voters": "2@c:9093", "controller.listener.names": "CONTROLLER", "listeners": "CONTROLLER://:9093"}},
 		{"cleanup compact,delete", map[string]string{"log.cleanup.policy": "compact, delete"}},
 		{"retention unlimited", map[string]string{"log.retention.ms": "-1"}},
 		{"segment bytes 14", map[string]string{"log.segment.bytes": "14"}},

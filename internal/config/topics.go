@@ -473,6 +473,7 @@ func (c *Config) LogConfig(topicOverrides map[string]string) (commitlog.Config, 
 	l.MinCompactionLag = t.MinCompactionLag
 	l.MaxCompactionLag = t.MaxCompactionLag
 	l.MinCleanableDirtyRatio = t.MinCleanableDirtyRatio
+	l.MinInsyncReplicas = t.MinInsyncReplicas
 	return l, nil
 }
 
