@@ -182,7 +182,7 @@ func (c *Coordinator) joinNewLocked(g *group, j joinRequest, requireKnownID bool
 func (c *Coordinator) expirePending(g *group, id string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.pending[id]; !ok {
+	if _, ok := g.pending[id]; !ok || g.state == StateDead {
 		return
 	}
 	delete(g.pending, id)
@@ -549,7 +549,8 @@ func (c *Coordinator) scheduleSessionLocked(g *group, m *member) {
 func (c *Coordinator) onSessionTimer(g *group, m *member) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.members[m.id] != m {
+	if g.members[m.id] != m || g.state == StateDead {
+		// Dead: unloaded (members stay in the retired group) or deleted.
 		return
 	}
 	m.timer = nil

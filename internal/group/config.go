@@ -87,6 +87,9 @@ type Record struct {
 type Store interface {
 	// Append appends recs, in order, to partition p and returns once they are committed
 	// (readable below the high watermark, and as durable as any acknowledged produce).
+	// When this node does not lead p (any more) it fails with an error wrapping
+	// kerr.NotLeaderForPartition; it gives up when ctx ends (p was unloaded, or the
+	// coordinator closes).
 	Append(ctx context.Context, p int32, recs []Record) error
 	// Scan calls fn for every record of partition p from the log start to the high
 	// watermark, in offset order.

@@ -930,7 +930,7 @@ func (c *Coordinator) scheduleConsumerSessionLocked(g *group, m *consumerMember)
 func (c *Coordinator) onConsumerSession(g *group, m *consumerMember) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.cg == nil || g.cg.members[m.id] != m {
+	if g.state == StateDead || g.cg == nil || g.cg.members[m.id] != m {
 		return
 	}
 	m.timer = nil
@@ -956,7 +956,7 @@ func (c *Coordinator) scheduleRevocationLocked(g *group, m *consumerMember) {
 	m.revokeTimer = c.after(m.rebalanceTimeout, func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if g.cg == nil || g.cg.members[m.id] != m || m.revokeSeq != seq || m.state != memberUnrevoked || m.epoch != epoch {
+		if g.state == StateDead || g.cg == nil || g.cg.members[m.id] != m || m.revokeSeq != seq || m.state != memberUnrevoked || m.epoch != epoch {
 			return
 		}
 		m.revokeTimer = nil

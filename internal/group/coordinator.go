@@ -40,13 +40,40 @@ type Coordinator struct {
 
 	mu     sync.Mutex // guards the fields below; a leaf lock, taken after a group's
 	closed bool
-	// nparts is the partition count of __consumer_offsets once Load was called; 0
-	// before: every group request is then answered NOT_COORDINATOR.
+	// nparts is the partition count of __consumer_offsets once Load or LoadPartition
+	// was called; 0 before: every group request is then answered NOT_COORDINATOR.
 	nparts int32
-	loaded []bool // by partition: its groups are in groups
-	groups map[string]*group
+	// owned is, by partition, its ownership state (the package doc's "Partition
+	// ownership"): nil when this node does not coordinate it.
+	owned  []*ownedPartition
+	groups map[string]*group // groups of owned, loaded partitions
 	// memberSeq numbers joining members, so "first joined" is well defined.
 	memberSeq uint64
+
+	// loadSlots bounds how many partitions replay at once (Kafka's coordinator loads
+	// on a small, fixed pool of threads): a node taking over many partitions does not
+	// scan all their logs at the same time.
+	loadSlots chan struct{}
+
+	// loadDone, if set (by tests, before the first load), is called when a loader
+	// ends: installed tells whether its groups went into the map.
+	loadDone func(p int32, installed bool)
+}
+
+// maxConcurrentLoads is the size of loadSlots.
+const maxConcurrentLoads = 4
+
+// ownedPartition is one partition of __consumer_offsets this node coordinates. Its
+// fields are guarded by Coordinator.mu. A new value is made by each LoadPartition that
+// starts a load, so a loader compares pointers to know whether its load is still the
+// current one.
+type ownedPartition struct {
+	epoch  int32 // leader epoch of the newest LoadPartition
+	loaded bool  // its groups are in Coordinator.groups
+	// ctx ends when the partition is unloaded (or the coordinator closes): the
+	// loader's Scan and the appends of its groups stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New returns a coordinator that is not yet coordinating any partition: call Load.
@@ -75,6 +102,8 @@ func New(cfg Config, opts Options) *Coordinator {
 		cancel: cancel,
 		done:   make(chan struct{}),
 		groups: make(map[string]*group),
+
+		loadSlots: make(chan struct{}, maxConcurrentLoads),
 	}
 }
 
@@ -159,82 +188,204 @@ func stopTimer(t Timer) {
 }
 
 // Load makes this node the coordinator of all n partitions of __consumer_offsets (one
-// node hosts them all) and loads their groups and offsets in the background; until a
-// partition is loaded its groups get COORDINATOR_LOAD_IN_PROGRESS. Calls after the
-// first do nothing.
+// node hosts them all): LoadPartition(n, p, 0) for every p. Until a partition is loaded
+// its groups get COORDINATOR_LOAD_IN_PROGRESS. Calls after the first do nothing.
 func (c *Coordinator) Load(n int32) {
+	for p := int32(0); p < n; p++ {
+		c.LoadPartition(n, p, 0)
+	}
+}
+
+// LoadPartition makes this node the coordinator of partition p of the n partitions of
+// __consumer_offsets, at the given leader epoch, and loads its groups in the background
+// (COORDINATOR_LOAD_IN_PROGRESS for them meanwhile). A call for a partition already
+// loaded or loading at the same or a newer epoch does nothing; one at a newer epoch only
+// records the epoch (this node led the partition all along: its groups stay as they
+// are, as Kafka keeps a loaded coordinator). n must be the same in every call (the
+// partition count never changes; PartitionFor depends on it); a call with another n,
+// or p outside [0, n), is logged and ignored. Calls for one partition must come in the
+// order its leadership changed, as one goroutine applying metadata makes them.
+func (c *Coordinator) LoadPartition(n, p, epoch int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.nparts != 0 || n <= 0 {
+	if c.closed || n <= 0 {
 		return
 	}
-	c.nparts = n
-	c.loaded = make([]bool, n)
+	if c.nparts == 0 {
+		c.nparts = n
+		c.owned = make([]*ownedPartition, n)
+	}
+	if n != c.nparts || p < 0 || p >= n {
+		c.logger.Error("group: ignoring a load of a partition of __consumer_offsets", "partition", p, "partitions", n, "want_partitions", c.nparts)
+		return
+	}
+	if op := c.owned[p]; op != nil {
+		op.epoch = max(op.epoch, epoch)
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	op := &ownedPartition{epoch: epoch, ctx: ctx, cancel: cancel}
+	c.owned[p] = op
+	c.logger.Debug("group: loading partition of __consumer_offsets", "partition", p, "epoch", epoch)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		for p := int32(0); p < n; p++ {
-			c.loadPartition(p)
-		}
+		c.loadPartition(p, op)
 	}()
 }
 
-// Loaded reports whether every partition has been loaded (for tests and health checks).
+// UnloadPartition stops coordinating partition p (leadership moved away, at leader
+// epoch `epoch`); it is ignored if a LoadPartition at a newer epoch than `epoch`
+// happened since (pass math.MaxInt32 to unload whatever the epoch), or if p is not
+// coordinated here. The partition's groups are removed from memory, their timers
+// stopped, and every request parked on them (JoinGroup/SyncGroup waiting for a
+// rebalance) is answered NOT_COORDINATOR at once, so clients look the coordinator up
+// again; later requests for them get NOT_COORDINATOR. A load of p still in progress is
+// abandoned: its Scan is cancelled and its result discarded. Nothing is written to
+// __consumer_offsets: the new leader has every record.
+func (c *Coordinator) UnloadPartition(p, epoch int32) {
+	c.mu.Lock()
+	if c.closed || p < 0 || p >= c.nparts {
+		c.mu.Unlock()
+		return
+	}
+	op := c.owned[p]
+	if op == nil || op.epoch > epoch {
+		c.mu.Unlock()
+		return
+	}
+	c.owned[p] = nil
+	op.cancel()
+	var gone []*group
+	for id, g := range c.groups {
+		if g.partition == p {
+			gone = append(gone, g)
+			delete(c.groups, id)
+		}
+	}
+	c.mu.Unlock()
+	// Requests that found a group before it left the map may still hold its mu, and
+	// may park a waiter or arm a timer before releasing it; taking each mu afterwards
+	// catches all of that. Later lookups see p unowned, and a request that locks a
+	// group after this sees it Dead and unloaded and looks it up again.
+	for _, g := range gone {
+		g.mu.Lock()
+		c.unloadGroupLocked(g)
+		g.mu.Unlock()
+	}
+	c.logger.Info("group: unloaded partition of __consumer_offsets", "partition", p, "epoch", epoch, "groups", len(gone), "was_loading", !op.loaded)
+}
+
+// unloadGroupLocked retires a group of an unloaded partition: Dead, every waiting
+// JoinGroup and SyncGroup answered NOT_COORDINATOR, every timer stopped. g.mu is held.
+// Timer callbacks already running find it Dead and do nothing.
+func (c *Coordinator) unloadGroupLocked(g *group) {
+	g.transitionLocked(StateDead, c.clock.Now())
+	g.unloaded = true
+	notCoord := fmt.Errorf("group: partition %d of %s moved away: %w", g.partition, OffsetsTopic, kerr.NotCoordinator)
+	for _, m := range g.members {
+		m.answerJoin(joinResult{err: notCoord, memberID: m.id})
+		m.answerSync(syncResult{err: notCoord})
+	}
+	g.stopTimersLocked()
+	clear(g.pending)
+}
+
+// Owns reports whether this node coordinates (loaded or loading) partition p.
+func (c *Coordinator) Owns(p int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p >= 0 && p < int32(len(c.owned)) && c.owned[p] != nil
+}
+
+// Loaded reports whether Load or LoadPartition was called and no partition this node
+// coordinates is still loading (for tests and health checks).
 func (c *Coordinator) Loaded() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.nparts == 0 {
 		return false
 	}
-	for _, l := range c.loaded {
-		if !l {
+	for _, op := range c.owned {
+		if op != nil && !op.loaded {
 			return false
 		}
 	}
 	return true
 }
 
-// loadPartition replays partition p, retrying until it succeeds or c closes.
-func (c *Coordinator) loadPartition(p int32) {
+// loadPartition replays partition p for the load op, retrying until it succeeds or op
+// ends (unload or Close), and installs its groups if op is still p's current load.
+func (c *Coordinator) loadPartition(p int32, op *ownedPartition) {
+	select {
+	case c.loadSlots <- struct{}{}:
+		defer func() { <-c.loadSlots }()
+	case <-op.ctx.Done():
+		return
+	}
+	installed := false
+	if c.loadDone != nil {
+		defer func() { c.loadDone(p, installed) }()
+	}
 	for attempt := 0; ; attempt++ {
-		groups, err := c.replay(p)
+		groups, err := c.replay(op.ctx, p)
 		if err == nil {
-			c.mu.Lock()
-			if !c.closed {
-				for id, g := range groups {
-					c.groups[id] = g
-				}
-				c.loaded[p] = true
-			}
-			c.mu.Unlock()
-			for _, g := range groups {
-				g.mu.Lock()
-				for _, m := range g.members {
-					c.scheduleSessionLocked(g, m)
-				}
-				if g.cg != nil {
-					c.startConsumerTimersLocked(g)
-				}
-				g.mu.Unlock()
-			}
+			installed = c.installLoaded(p, op, groups)
+			return
+		}
+		if op.ctx.Err() != nil {
 			return
 		}
 		c.logger.Warn("group: loading __consumer_offsets partition", "partition", p, "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Second)
 		select {
-		case <-c.ctx.Done():
+		case <-op.ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(time.Second):
+		case <-t.C:
 		}
 	}
 }
 
+// installLoaded makes the groups replayed for op servable, arms their timers and
+// reports true. If p was unloaded since (op is no longer c.owned[p], even if p was
+// loaded again at a newer epoch meanwhile) or c closed, the groups are discarded
+// (nothing was armed yet) and it reports false.
+func (c *Coordinator) installLoaded(p int32, op *ownedPartition, groups map[string]*group) bool {
+	c.mu.Lock()
+	if c.closed || c.owned[p] != op {
+		c.mu.Unlock()
+		return false
+	}
+	for id, g := range groups {
+		c.groups[id] = g
+	}
+	op.loaded = true
+	c.mu.Unlock()
+	// The groups are visible from here on; an unload may retire them before their
+	// timers are armed, so each is checked under its mu.
+	for _, g := range groups {
+		g.mu.Lock()
+		if g.state != StateDead {
+			for _, m := range g.members {
+				c.scheduleSessionLocked(g, m)
+			}
+			if g.cg != nil {
+				c.startConsumerTimersLocked(g)
+			}
+		}
+		g.mu.Unlock()
+	}
+	return true
+}
+
 // replay reads partition p into groups: the last record of each key wins, tombstones
 // delete.
-func (c *Coordinator) replay(p int32) (map[string]*group, error) {
+func (c *Coordinator) replay(ctx context.Context, p int32) (map[string]*group, error) {
 	offsets := make(map[string]map[topicPartition]offset)
 	metas := make(map[string]*loadedRecord)
 	var consumers consumerReplay
-	err := c.store.Scan(c.ctx, p, func(r Record) {
+	err := c.store.Scan(ctx, p, func(r Record) {
 		lr, ok := decodeRecord(r)
 		if !ok {
 			return
@@ -314,20 +465,26 @@ func (c *Coordinator) lookup(id string, create bool) (*group, error) {
 }
 
 func (c *Coordinator) checkLocked(id string) error {
-	switch {
-	case c.closed:
+	if c.closed {
 		return fmt.Errorf("group: coordinator is shutting down: %w", kerr.CoordinatorNotAvailable)
-	case c.nparts == 0:
+	}
+	if c.nparts == 0 {
 		return fmt.Errorf("group: %s does not exist yet: %w", OffsetsTopic, kerr.NotCoordinator)
-	case !c.loaded[PartitionFor(id, c.nparts)]:
-		return fmt.Errorf("group: partition %d of %s is loading: %w", PartitionFor(id, c.nparts), OffsetsTopic, kerr.CoordinatorLoadInProgress)
+	}
+	p := PartitionFor(id, c.nparts)
+	switch op := c.owned[p]; {
+	case op == nil:
+		return fmt.Errorf("group: partition %d of %s is not coordinated here: %w", p, OffsetsTopic, kerr.NotCoordinator)
+	case !op.loaded:
+		return fmt.Errorf("group: partition %d of %s is loading: %w", p, OffsetsTopic, kerr.CoordinatorLoadInProgress)
 	}
 	return nil
 }
 
 // lockGroup looks a group up (creating it if create) and returns it locked, or nil if
-// it does not exist. A group found Dead was removed meanwhile; with create the lookup is
-// repeated and makes a fresh one.
+// it does not exist. A group found Dead was removed meanwhile: with create, or when its
+// partition was unloaded, the lookup is repeated (making a fresh group, or failing with
+// NOT_COORDINATOR); a group deleted by DeleteGroups or expiry is returned Dead.
 func (c *Coordinator) lockGroup(id string, create bool) (*group, error) {
 	for {
 		g, err := c.lookup(id, create)
@@ -335,7 +492,7 @@ func (c *Coordinator) lockGroup(id string, create bool) (*group, error) {
 			return nil, err
 		}
 		g.mu.Lock()
-		if g.state == StateDead && create {
+		if g.state == StateDead && (create || g.unloaded) {
 			g.mu.Unlock()
 			continue
 		}
@@ -355,7 +512,7 @@ func (c *Coordinator) removeGroupLocked(g *group) {
 }
 
 // allGroups returns the groups of loaded partitions, and an error if some partition
-// is still loading.
+// this node coordinates is still loading.
 func (c *Coordinator) allGroups() ([]*group, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -366,8 +523,8 @@ func (c *Coordinator) allGroups() ([]*group, error) {
 	for _, g := range c.groups {
 		out = append(out, g)
 	}
-	for _, l := range c.loaded {
-		if !l {
+	for _, op := range c.owned {
+		if op != nil && !op.loaded {
 			return out, kerr.CoordinatorLoadInProgress
 		}
 	}
@@ -375,17 +532,47 @@ func (c *Coordinator) allGroups() ([]*group, error) {
 }
 
 // writeLocked appends recs to g's partition. g.mu is held: the records of one group
-// are appended in the order its state changed. A failure is mapped to the code Kafka
-// answers for a failed group write (see storeError).
+// are appended in the order its state changed. Nothing is written to a partition this
+// node no longer coordinates, and an append still running when the partition is
+// unloaded is cancelled; both fail with NOT_LEADER_OR_FOLLOWER, as the Store fails
+// when another node leads the partition, which storeError maps to NOT_COORDINATOR.
+// Other failures are mapped to the code Kafka answers for a failed group write (see
+// storeError).
 func (c *Coordinator) writeLocked(g *group, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := c.store.Append(c.ctx, g.partition, recs); err != nil {
+	c.mu.Lock()
+	var ctx context.Context
+	if op := c.ownedLocked(g.partition); op != nil && c.groups[g.id] == g {
+		// g is in the map only while its partition is owned and loaded; a group
+		// unloaded meanwhile (even if the partition was loaded again since, making a
+		// new group) must not write: its state is no longer the partition's.
+		ctx = op.ctx
+	}
+	c.mu.Unlock()
+	if ctx == nil {
+		return fmt.Errorf("group: partition %d of %s is not coordinated here: %w", g.partition, OffsetsTopic, kerr.NotLeaderForPartition)
+	}
+	err := c.store.Append(ctx, g.partition, recs)
+	if err != nil && ctx.Err() != nil && c.ctx.Err() == nil {
+		// Unloaded meanwhile (not closed: Close keeps the error as it is).
+		err = fmt.Errorf("group: partition %d of %s unloaded during the append: %v: %w", g.partition, OffsetsTopic, err, kerr.NotLeaderForPartition)
+	}
+	if err != nil {
 		c.logger.Error("group: writing to __consumer_offsets", "group", g.id, "partition", g.partition, "err", err)
 		return err
 	}
 	return nil
+}
+
+// ownedLocked returns partition p's ownership state, nil if not coordinated here.
+// c.mu is held.
+func (c *Coordinator) ownedLocked(p int32) *ownedPartition {
+	if p < 0 || p >= int32(len(c.owned)) {
+		return nil
+	}
+	return c.owned[p]
 }
 
 // storeError maps a failed append to __consumer_offsets to the code Kafka's coordinator

@@ -85,6 +85,38 @@
 // group members have a session timer of the same kind and a revocation timer
 // (revokeSeq tells a stale one apart).
 //
+// # Partition ownership
+//
+// A group is coordinated by the node leading its partition of __consumer_offsets (in
+// a single node, that node leads all of them: Load). Each partition is, on this node,
+// in one of three states, changed only by LoadPartition and UnloadPartition (called in
+// the order leadership changes, by the broker's metadata listener):
+//
+//	             LoadPartition(e)                replay done
+//	not owned ─────────────────────▶ loading(e) ─────────────▶ loaded(e)
+//	    ▲                                │                        │
+//	    └──── UnloadPartition(u), u ≥ e ─┴────────────────────────┘
+//
+// A LoadPartition at e' > e while loading or loaded only records e' (this node led the
+// partition all along); at e' ≤ e it does nothing, as does an UnloadPartition at u < e
+// (a newer load happened since). Groups of a partition not owned get NOT_COORDINATOR,
+// of a loading one COORDINATOR_LOAD_IN_PROGRESS. Each load has its own context and
+// token (a fresh ownedPartition): unloading cancels its Scan, and a replay that
+// finishes anyway installs its groups only if its token is still the partition's, so
+// a load that lost the race with an unload (or with an unload and a newer load)
+// installs nothing. Unloading removes the partition's groups from the map, then locks
+// each one in turn: marks it Dead and unloaded, answers its parked JoinGroup and
+// SyncGroup calls NOT_COORDINATOR and stops its timers. A request that held the
+// group's mu at that moment has parked or armed whatever it did before the unload gets
+// the mu, so nothing is left behind; a request that finds the group Dead and unloaded
+// afterwards looks it up again and gets NOT_COORDINATOR; timer callbacks that were
+// already running find it Dead and return. A group writes only while it is the map's
+// entry for its id and its partition is owned, through the partition's context; an
+// append that fails because another node leads the partition (the Store's error wraps
+// NOT_LEADER_OR_FOLLOWER) is answered NOT_COORDINATOR, as Kafka maps it. Loads run in
+// goroutines tracked by the coordinator's WaitGroup, at most four at a time; Close
+// cancels them and waits.
+//
 // # Who owns what
 //
 // Each group's state is guarded by its own group.mu: requests for different groups
@@ -152,8 +184,9 @@
 // offset values v0-v4, group values v0-v4 and consumer group records, and skips keys
 // of other versions (share or streams groups'), as Kafka skips unknown record types. The batches are plain v2 batches without producer id or
 // compression, appended through the Store interface (the broker implements it over the
-// replica manager). At start every partition is replayed (last record per key wins)
-// before its groups are served; meanwhile they get COORDINATOR_LOAD_IN_PROGRESS. A
+// replica manager). A partition this node starts coordinating is replayed (last record
+// per key wins) before its groups are served; meanwhile they get
+// COORDINATOR_LOAD_IN_PROGRESS. A
 // group loaded with members is Stable in its stored generation and its members must
 // heartbeat within their session timeout.
 //

@@ -39,9 +39,12 @@ type group struct {
 	id        string
 	partition int32 // of __consumer_offsets
 
-	mu        sync.Mutex
-	typ       Type
-	state     State
+	mu    sync.Mutex
+	typ   Type
+	state State
+	// unloaded is set, with state Dead, when the group's partition was unloaded: a
+	// request that finds it so looks the group up again (and gets NOT_COORDINATOR).
+	unloaded  bool
 	stateTime time.Time // when state last changed (GroupMetadataValue.CurrentStateTimestamp)
 	offsets   map[topicPartition]offset
 

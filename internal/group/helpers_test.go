@@ -74,25 +74,66 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// live is the number of timers armed and neither stopped nor fired.
+func (c *fakeClock) live() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 // memStore is an in-memory Store.
 type memStore struct {
 	mu    sync.Mutex
 	parts map[int32][]Record
 	// block, when set, makes Scan wait for it to close.
 	block chan struct{}
+	// onScan, when set, is called as Scan starts; the scan then goes on whether or not
+	// ctx ended (as a Store that notices the cancellation too late).
+	onScan func(p int32)
+	// onAppend, when set, is called before an append; an error fails it.
+	onAppend func(ctx context.Context, p int32) error
 }
 
 func newMemStore() *memStore { return &memStore{parts: make(map[int32][]Record)} }
 
-func (s *memStore) Append(_ context.Context, p int32, recs []Record) error {
+func (s *memStore) Append(ctx context.Context, p int32, recs []Record) error {
+	s.mu.Lock()
+	hook := s.onAppend
+	s.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, p); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.parts[p] = append(s.parts[p], recs...)
 	return nil
 }
 
+func (s *memStore) setAppendHook(f func(ctx context.Context, p int32) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAppend = f
+}
+
+// count is the number of records in partition p.
+func (s *memStore) count(p int32) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.parts[p])
+}
+
 func (s *memStore) Scan(ctx context.Context, p int32, fn func(Record)) error {
-	if s.block != nil {
+	if s.onScan != nil {
+		s.onScan(p)
+	} else if s.block != nil {
 		select {
 		case <-s.block:
 		case <-ctx.Done():
@@ -137,6 +178,16 @@ func testConfig() Config {
 // partitions).
 func newEnv(t *testing.T, cfg Config, store *memStore) *env {
 	t.Helper()
+	e := newIdleEnv(t, cfg, store, nil)
+	e.c.Load(4)
+	waitUntil(t, "loaded", e.c.Loaded)
+	return e
+}
+
+// newIdleEnv starts a coordinator like newEnv's that coordinates no partition yet;
+// loadDone, if not nil, is called as each load ends.
+func newIdleEnv(t *testing.T, cfg Config, store *memStore, loadDone func(p int32, installed bool)) *env {
+	t.Helper()
 	if store == nil {
 		store = newMemStore()
 	}
@@ -152,10 +203,9 @@ func newEnv(t *testing.T, cfg Config, store *memStore) *env {
 			return 0
 		},
 	})
+	c.loadDone = loadDone
 	c.Start()
 	t.Cleanup(c.Close)
-	c.Load(4)
-	waitUntil(t, "loaded", c.Loaded)
 	return &env{t: t, c: c, clock: clock, store: store, cfg: cfg}
 }
 
