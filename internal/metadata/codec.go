@@ -30,6 +30,7 @@ type fileImage struct {
 	ClusterID      string                       `json:"clusterId"`
 	ControllerID   int32                        `json:"controllerId"`
 	NextProducerID int64                        `json:"nextProducerId"`
+	ClusterSecret  string                       `json:"clusterSecret,omitempty"`
 	Brokers        []fileBroker                 `json:"brokers"`
 	BrokerConfigs  map[string]map[string]string `json:"brokerConfigs,omitempty"`
 	Topics         []fileTopic                  `json:"topics"`
@@ -70,6 +71,7 @@ func EncodeImage(img *Image) ([]byte, error) {
 		ClusterID:      img.ClusterID,
 		ControllerID:   img.ControllerID,
 		NextProducerID: img.NextProducerID,
+		ClusterSecret:  img.ClusterSecret,
 		Brokers:        []fileBroker{},
 		BrokerConfigs:  img.BrokerConfigs,
 		Topics:         []fileTopic{},
@@ -132,6 +134,9 @@ func DecodeImage(data []byte) (*Image, error) {
 		{Type: RecordClusterID, ClusterID: &ClusterIDRecord{ClusterID: f.ClusterID}},
 		{Type: RecordControllerChange, ControllerChange: &ControllerChangeRecord{ControllerID: f.ControllerID}},
 		{Type: RecordProducerIDs, ProducerIDs: &ProducerIDsRecord{NextProducerID: f.NextProducerID}},
+	}
+	if f.ClusterSecret != "" {
+		recs = append(recs, Record{Type: RecordClusterSecret, ClusterSecret: &ClusterSecretRecord{Secret: f.ClusterSecret}})
 	}
 	seenBroker := make(map[int32]bool, len(f.Brokers))
 	for _, b := range f.Brokers {

@@ -27,6 +27,7 @@
 //	  "clusterId": "Xo8...",        // cluster.id, non-empty
 //	  "controllerId": 1,            // node.id of the controller, >= 0
 //	  "nextProducerId": 2000,       // first producer id not yet handed out, >= 0
+//	  "clusterSecret": "9f2c...",   // inter-node credential seed; omitted when empty
 //	  "brokers": [                  // sorted by id, ids distinct and >= 0
 //	    {"id": 1, "host": "h", "port": 9092, "rack": "",   // port 0..65535
 //	     "epoch": 7, "fenced": false,            // broker epoch >= 0; omitted when 0/false

@@ -2,6 +2,8 @@ package metadata
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"time"
@@ -398,3 +400,22 @@ func sameMembers(a, b []int32) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// EnsureClusterSecret gives the cluster its inter-node secret if it has none: the
+// first active controller calls it. The secret is 32 random bytes in hex.
+func (c *Controller) EnsureClusterSecret(ctx context.Context) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.unlock()
+	if c.q.Image().ClusterSecret != "" {
+		return nil
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	_, err := c.q.Propose(ctx, []Record{{Type: RecordClusterSecret, ClusterSecret: &ClusterSecretRecord{Secret: hex.EncodeToString(b[:])}}})
+	if err != nil {
+		return fmt.Errorf("metadata: set the cluster secret: %w", err)
+	}
+	return nil
+}

@@ -391,3 +391,30 @@ func TestReRegistrationMovesLeadership(t *testing.T) {
 		t.Fatalf("after broker 1 re-registered: %+v, want leader 2, ISR [2], new epoch", p)
 	}
 }
+
+func TestClusterSecret(t *testing.T) {
+	c, q, _ := lifecycleCluster(t, false)
+	ctx := context.Background()
+	if err := c.EnsureClusterSecret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	secret := q.Image().ClusterSecret
+	if len(secret) != 64 {
+		t.Fatalf("secret %q: want 64 hex digits", secret)
+	}
+	// Set once: a second call keeps it, another value is refused.
+	if err := c.EnsureClusterSecret(ctx); err != nil || q.Image().ClusterSecret != secret {
+		t.Fatalf("second EnsureClusterSecret changed the secret or failed: %v", err)
+	}
+	_, err := q.Image().Apply([]Record{{Type: RecordClusterSecret, ClusterSecret: &ClusterSecretRecord{Secret: "other"}}})
+	wantKerr(t, err, kerr.InvalidRequest)
+	// It survives the file format.
+	data, err := EncodeImage(q.Image())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeImage(data)
+	if err != nil || back.ClusterSecret != secret {
+		t.Fatalf("decoded secret %q, %v; want %q", back.ClusterSecret, err, secret)
+	}
+}

@@ -134,6 +134,9 @@ type Image struct {
 	BrokerConfigs map[string]map[string]string
 	// Offset is the number of records applied to reach this image.
 	Offset int64
+	// ClusterSecret is what nodes derive their inter-node credentials from ("" on a
+	// single node, which has no peers). Never send it to a client.
+	ClusterSecret string
 }
 
 // NewImage returns the empty image records are applied to: no cluster id, no

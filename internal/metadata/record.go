@@ -24,6 +24,7 @@ const (
 	RecordConfig           RecordType = "Config"
 	RecordProducerIDs      RecordType = "ProducerIDs"
 	RecordBrokerChange     RecordType = "BrokerChange"
+	RecordClusterSecret    RecordType = "ClusterSecret"
 )
 
 // Record is one metadata change: Type says which kind, and exactly the matching pointer
@@ -40,6 +41,14 @@ type Record struct {
 	Config           *ConfigRecord           `json:"config,omitempty"`
 	ProducerIDs      *ProducerIDsRecord      `json:"producerIds,omitempty"`
 	BrokerChange     *BrokerChangeRecord     `json:"brokerChange,omitempty"`
+	ClusterSecret    *ClusterSecretRecord    `json:"clusterSecret,omitempty"`
+}
+
+// ClusterSecretRecord sets the secret from which the nodes of a cluster derive the
+// credentials they authenticate to each other with. It is written once, by the first
+// active controller; it is never served to clients.
+type ClusterSecretRecord struct {
+	Secret string `json:"secret"`
 }
 
 // ClusterIDRecord sets the cluster id. It is written once, when the cluster is formed;
@@ -137,7 +146,7 @@ func (r *Record) check() error {
 	for _, p := range []bool{
 		r.ClusterID != nil, r.ControllerChange != nil, r.RegisterBroker != nil, r.Topic != nil,
 		r.Partition != nil, r.PartitionChange != nil, r.RemoveTopic != nil, r.Config != nil,
-		r.ProducerIDs != nil, r.BrokerChange != nil,
+		r.ProducerIDs != nil, r.BrokerChange != nil, r.ClusterSecret != nil,
 	} {
 		if p {
 			set++
@@ -165,6 +174,8 @@ func (r *Record) check() error {
 		ok = r.ProducerIDs != nil
 	case RecordBrokerChange:
 		ok = r.BrokerChange != nil
+	case RecordClusterSecret:
+		ok = r.ClusterSecret != nil
 	default:
 		return fmt.Errorf("unknown record type %q: %w", r.Type, kerr.InvalidRequest)
 	}
@@ -236,6 +247,15 @@ func (a *applier) apply(r *Record) error {
 		return nil
 	case RecordBrokerChange:
 		return a.brokerChange(r.BrokerChange)
+	case RecordClusterSecret:
+		switch s := r.ClusterSecret.Secret; {
+		case s == "":
+			return fmt.Errorf("empty cluster secret: %w", kerr.InvalidRequest)
+		case a.img.ClusterSecret != "" && a.img.ClusterSecret != s:
+			return fmt.Errorf("the cluster secret is set once: %w", kerr.InvalidRequest)
+		}
+		a.img.ClusterSecret = r.ClusterSecret.Secret
+		return nil
 	}
 	return nil // unreachable: check rejected unknown types
 }
