@@ -9,9 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (b *Broker) handleApiVersions(_ context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
+func (b *Broker) handleApiVersions(_ context.Context, c *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ApiVersionsRequest)
-	resp := b.apiVersionsResponse()
+	resp := apiVersionsResponse(c.apis)
 	resp.SetVersion(req.Version)
 	// KIP-511: from v3 the client names its software; Kafka refuses malformed names.
 	if req.Version >= 3 && (!validSoftwareName.MatchString(req.ClientSoftwareName) || !validSoftwareName.MatchString(req.ClientSoftwareVersion)) {
@@ -23,10 +23,10 @@ func (b *Broker) handleApiVersions(_ context.Context, _ *conn, kreq kmsg.Request
 // validSoftwareName is Kafka's rule for ApiVersions client software names and versions.
 var validSoftwareName = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
 
-// apiVersionsResponse lists the API table, sorted by key.
-func (b *Broker) apiVersionsResponse() *kmsg.ApiVersionsResponse {
+// apiVersionsResponse lists an API table, sorted by key.
+func apiVersionsResponse(apis map[kmsg.Key]api) *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
-	for _, a := range b.apis {
+	for _, a := range apis {
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey = a.key.Int16()
 		k.MinVersion = a.minVersion

@@ -8,8 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,6 +43,13 @@ type Broker struct {
 	coord *group.Coordinator
 
 	listeners []net.Listener
+	// cluster is set in cluster mode (controller.quorum.voters configured); nil on a
+	// single node.
+	cluster *cluster
+	// replicasReady lets metadata changes reach the replica manager (see reconcile);
+	// reconcileMu serialises reconciliations.
+	replicasReady atomic.Bool
+	reconcileMu   sync.Mutex
 
 	// advertised is the host and port clients are told to connect to.
 	advertisedHost string
@@ -71,24 +81,61 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		}
 	}()
 
+	clusterMode := len(cfg.ControllerQuorumVoters) > 0
+	var ctlLn net.Listener
 	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
 		if err != nil {
 			return nil, fmt.Errorf("broker: listeners: %s: %w", l.Name, err)
 		}
+		if clusterMode && slices.Contains(cfg.ControllerListenerNames, l.Name) {
+			// Served by the cluster: Raft and the controller APIs.
+			if ctlLn != nil {
+				ln.Close()
+				return nil, fmt.Errorf("broker: controller.listener.names: Samsa serves one controller listener, %s is a second", l.Name)
+			}
+			ctlLn = ln
+			continue
+		}
 		b.listeners = append(b.listeners, ln)
+	}
+	if ctlLn != nil {
+		defer func() {
+			if err != nil && b.cluster == nil {
+				ctlLn.Close()
+			}
+		}()
+	}
+	if len(b.listeners) == 0 {
+		return nil, fmt.Errorf("broker: listeners: no listener for clients (only the controller listener)")
 	}
 	b.advertisedHost, b.advertisedPort = b.advertisedAddr()
 
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: log.dirs: %w", err)
 	}
-	b.quorum, err = metadata.OpenLocalQuorum(filepath.Join(dataDir, metadataDirName), cfg.ClusterID, cfg.NodeID)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.registerSelf(); err != nil {
-		return nil, err
+	metaDir := filepath.Join(dataDir, metadataDirName)
+	if clusterMode {
+		if ctlLn == nil {
+			return nil, fmt.Errorf("broker: controller.listener.names: no listener of %v is in listeners", cfg.ControllerListenerNames)
+		}
+		if b.cluster, err = newCluster(b, metaDir, ctlLn); err != nil {
+			return nil, err
+		}
+		b.quorum = b.cluster.raft
+		for _, k := range forwardedKeys {
+			a := b.apis[k]
+			a.handle = b.cluster.forward
+			b.apis[k] = a
+		}
+	} else {
+		b.quorum, err = metadata.OpenLocalQuorum(metaDir, cfg.ClusterID, cfg.NodeID)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.registerSelf(); err != nil {
+			return nil, err
+		}
 	}
 	b.ctl = metadata.NewController(b.quorum, metadata.ControllerConfig{
 		NodeID:                   cfg.NodeID,
@@ -97,6 +144,8 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		ValidateTopicConfig:      config.ValidateTopicConfig,
 		IsListConfig:             config.IsListConfig,
 		DefaultTopicConfig:       topicDefault(cfg),
+		BrokerSessionTimeout:     cfg.BrokerSessionTimeout,
+		UncleanLeaderElection:    uncleanElection(cfg),
 	})
 
 	b.logs, err = commitlog.OpenManager(dataDir, commitlog.ManagerOptions{
@@ -111,14 +160,34 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b.replicas = replica.NewManager(b.logs, cfg.NodeID, cfg.LogConfig, logger)
-	b.quorum.Subscribe(func(_, next *metadata.Image) {
-		if err := b.replicas.Reconcile(next); err != nil {
-			logger.Error("applying metadata to partitions", "err", err)
+	ropts := replica.Options{
+		NodeID:                       cfg.NodeID,
+		Logs:                         b.logs,
+		LogConfig:                    cfg.LogConfig,
+		Logger:                       logger,
+		ReplicaLagTimeMax:            cfg.ReplicaLagTimeMax,
+		ReplicaFetchWaitMax:          cfg.ReplicaFetchWaitMax,
+		ReplicaFetchBackoff:          cfg.ReplicaFetchBackoff,
+		ReplicaFetchMinBytes:         cfg.ReplicaFetchMinBytes,
+		ReplicaFetchMaxBytes:         cfg.ReplicaFetchMaxBytes,
+		ReplicaFetchResponseMaxBytes: cfg.ReplicaFetchResponseMaxBytes,
+	}
+	if b.cluster != nil {
+		ropts.Fetch = b.cluster.fetchFromLeader
+		ropts.AlterPartition = b.cluster.alterPartition
+		ropts.OnLeadershipChange = b.onLeadershipChange
+	}
+	b.replicas = replica.NewManager(ropts)
+	b.quorum.Subscribe(func(_, _ *metadata.Image) { b.reconcile() })
+	if b.cluster == nil {
+		// One node: every partition is led here from the start. In a cluster the
+		// partitions wait until this broker's registration is in its metadata
+		// (cluster.runBrokerLifecycle), so that leadership it had before a restart,
+		// which the controller takes away at registration, is never acted on.
+		b.replicasReady.Store(true)
+		if err := b.reconcile(); err != nil {
+			return nil, err
 		}
-	})
-	if err := b.replicas.Reconcile(b.quorum.Image()); err != nil {
-		return nil, err
 	}
 	b.coord = b.newCoordinator()
 	return b, nil
@@ -134,6 +203,52 @@ func topicDefault(cfg *config.Config) func(string) (string, bool) {
 			}
 		}
 		return "", false
+	}
+}
+
+// reconcile makes the hosted partitions match the latest metadata image, once they
+// may (replicasReady). Reconciling the latest image under reconcileMu, rather than the
+// image a notification carried, keeps concurrent calls from applying an older image
+// after a newer one.
+func (b *Broker) reconcile() error {
+	if !b.replicasReady.Load() {
+		return nil
+	}
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	err := b.replicas.Reconcile(b.quorum.Image())
+	if err != nil {
+		b.logger.Error("applying metadata to partitions", "err", err)
+	}
+	return err
+}
+
+// onLeadershipChange makes the group coordinator follow the leadership of the
+// partitions of __consumer_offsets: the coordinator of a group is the leader of its
+// partition.
+func (b *Broker) onLeadershipChange(tp commitlog.TopicPartition, leader bool, epoch int32) {
+	if tp.Topic != group.OffsetsTopic {
+		return
+	}
+	if leader {
+		t := b.quorum.Image().Topic(group.OffsetsTopic)
+		if t == nil {
+			return
+		}
+		b.coord.LoadPartition(int32(len(t.Partitions)), tp.Partition, epoch)
+		return
+	}
+	b.coord.UnloadPartition(tp.Partition, epoch)
+}
+
+// uncleanElection resolves unclean.leader.election.enable for a topic: its override,
+// else the broker default.
+func uncleanElection(cfg *config.Config) func(map[string]string) bool {
+	return func(overrides map[string]string) bool {
+		if v, ok := overrides["unclean.leader.election.enable"]; ok {
+			return strings.EqualFold(v, "true")
+		}
+		return cfg.UncleanLeaderElectionEnable
 	}
 }
 
@@ -173,9 +288,14 @@ func (b *Broker) Run(ctx context.Context) error {
 		defer b.wg.Done()
 		b.logs.Run(ctx)
 	}()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.replicas.Run(ctx)
+	}()
 	// The coordinator's goroutines are its own: Close below waits for them.
 	b.coord.Start()
-	if t := b.quorum.Image().Topics[group.OffsetsTopic]; t != nil {
+	if t := b.quorum.Image().Topics[group.OffsetsTopic]; t != nil && b.cluster == nil {
 		b.coord.Load(int32(len(t.Partitions)))
 	}
 	for _, ln := range b.listeners {
@@ -185,11 +305,28 @@ func (b *Broker) Run(ctx context.Context) error {
 			b.accept(ctx, ln)
 		}()
 	}
+	if cl := b.cluster; cl != nil {
+		for _, run := range []func(context.Context){cl.acceptController, cl.runControllerDuties, cl.runBrokerLifecycle} {
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				run(ctx)
+			}()
+		}
+	}
 	b.logger.Info("samsa broker started", "node.id", b.cfg.NodeID, "listener", b.Addr(),
 		"advertised", net.JoinHostPort(b.advertisedHost, strconv.Itoa(int(b.advertisedPort))), "log.dirs", b.cfg.LogDirs[0])
 	<-ctx.Done()
+	if b.cluster != nil {
+		// While the listeners still serve: followers keep fetching from this node until
+		// the controller has moved its leadership away.
+		b.cluster.controlledShutdown()
+	}
 	for _, ln := range b.listeners {
 		ln.Close()
+	}
+	if b.cluster != nil {
+		b.cluster.ctlListener.Close()
 	}
 	b.mu.Lock()
 	for c := range b.conns {
@@ -210,6 +347,10 @@ func (b *Broker) closeAll() error {
 	var errs []error
 	for _, ln := range b.listeners {
 		ln.Close()
+	}
+	if b.cluster != nil {
+		b.cluster.ctlListener.Close()
+		errs = append(errs, b.cluster.close())
 	}
 	if b.logs != nil {
 		errs = append(errs, b.logs.Close())
@@ -236,27 +377,38 @@ func (b *Broker) accept(ctx context.Context, ln net.Listener) {
 			}
 			continue
 		}
-		b.mu.Lock()
-		if ctx.Err() != nil {
-			b.mu.Unlock()
-			nc.Close()
+		if !b.trackConn(ctx, nc) {
 			return
 		}
-		b.conns[nc] = struct{}{}
-		b.mu.Unlock()
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			defer func() {
-				b.mu.Lock()
-				delete(b.conns, nc)
-				b.mu.Unlock()
-				nc.Close()
-			}()
-			c := newConn(b, nc)
+			defer b.untrackConn(nc)
+			c := newConn(b, nc, b.apis)
 			c.serve(ctx)
 		}()
 	}
+}
+
+// trackConn records a connection so shutdown can close it; false (with nc closed) when
+// the broker is already stopping.
+func (b *Broker) trackConn(ctx context.Context, nc net.Conn) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ctx.Err() != nil {
+		nc.Close()
+		return false
+	}
+	b.conns[nc] = struct{}{}
+	return true
+}
+
+// untrackConn forgets and closes a connection recorded by trackConn.
+func (b *Broker) untrackConn(nc net.Conn) {
+	b.mu.Lock()
+	delete(b.conns, nc)
+	b.mu.Unlock()
+	nc.Close()
 }
 
 // registerSelf publishes this node's advertised address (and rack) in the metadata.

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/xdg-go/scram"
 )
 
 // conn is one client connection. It is used only by its own goroutine.
@@ -27,8 +28,16 @@ type conn struct {
 	clientID string
 	// wbuf is reused for encoding responses.
 	wbuf []byte
-	// notBroker marks a peer that did not authenticate as a broker (see fromBroker).
-	notBroker bool
+	// sasl is the SASL exchange in progress (between SaslHandshake and the last
+	// SaslAuthenticate); principal is the user it authenticated, "" for none.
+	sasl      *scram.ServerConversation
+	principal string
+	// closeAfter closes the connection once the current response is written (a failed
+	// authentication is answered, then the connection closed).
+	closeAfter bool
+	// apis is what this connection's listener serves: the broker's table, or the
+	// controller listener's.
+	apis map[kmsg.Key]api
 }
 
 // errClose marks a request that violates the protocol badly enough that the
@@ -67,6 +76,10 @@ func (c *conn) serve(ctx context.Context) {
 		}
 		if kmsg.Key(binary.BigEndian.Uint16(frame)) == kmsg.Produce {
 			recycleFrame(frame)
+		}
+		if c.closeAfter {
+			c.w.Flush()
+			return
 		}
 		// Flush only when no further pipelined request is already buffered, so a burst of
 		// requests is answered with few writes.
@@ -185,11 +198,11 @@ func decodeRequest(apis map[kmsg.Key]api, frame []byte) (requestHeader, kmsg.Req
 
 // handleFrame decodes and serves one request.
 func (c *conn) handleFrame(ctx context.Context, frame []byte) error {
-	hdr, req, err := decodeRequest(c.b.apis, frame)
+	hdr, req, err := decodeRequest(c.apis, frame)
 	if errors.Is(err, errUnsupportedApiVersions) {
 		// Answer with version 0 and UNSUPPORTED_VERSION so the client can retry with a
 		// version we list.
-		resp := c.b.apiVersionsResponse()
+		resp := apiVersionsResponse(c.apis)
 		resp.SetVersion(0)
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return c.writeResponse(hdr, resp)
@@ -200,7 +213,7 @@ func (c *conn) handleFrame(ctx context.Context, frame []byte) error {
 	if hdr.clientID != nil {
 		c.clientID = *hdr.clientID
 	}
-	resp, err := c.b.apis[kmsg.Key(hdr.key)].handle(ctx, c, req)
+	resp, err := c.apis[kmsg.Key(hdr.key)].handle(ctx, c, req)
 	if err != nil {
 		return err
 	}
@@ -248,18 +261,14 @@ func (c *conn) writeEncoded(buf []byte, from int) error {
 	return err
 }
 
-func newConn(b *Broker, nc net.Conn) *conn {
+func newConn(b *Broker, nc net.Conn, apis map[kmsg.Key]api) *conn {
 	return &conn{
-		b:  b,
-		nc: nc,
+		b:    b,
+		nc:   nc,
+		apis: apis,
 		// Small buffers keep idle connections cheap; large frames bypass them.
 		r:      bufio.NewReaderSize(nc, 16<<10),
 		w:      bufio.NewWriterSize(nc, 16<<10),
 		logger: b.logger.With("remote", nc.RemoteAddr().String()),
 	}
 }
-
-// fromBroker reports whether the peer authenticated as a broker of this cluster, which a
-// fetch claiming a replica id requires (CVE-2018-1288).
-// TODO(cluster): inter-broker authentication; until it exists every peer counts.
-func (c *conn) fromBroker() bool { return !c.notBroker }

@@ -9,7 +9,9 @@ import (
 )
 
 // handleDeleteRecords raises each partition's log start offset (-1 means the high
-// watermark). Offsets past the high watermark get OFFSET_OUT_OF_RANGE.
+// watermark). Offsets past the high watermark get OFFSET_OUT_OF_RANGE. Only the leader
+// deletes; followers follow its log start offset through their fetches. Unlike Kafka,
+// the answer does not wait for the followers to have moved theirs.
 func (b *Broker) handleDeleteRecords(_ context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
@@ -21,6 +23,9 @@ func (b *Broker) handleDeleteRecords(_ context.Context, _ *conn, kreq kmsg.Reque
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
 			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			if err == nil {
+				err = leaderOf(p, -1)
+			}
 			if err == nil {
 				sp.LowWatermark, err = p.Log.DeleteRecordsBefore(rp.Offset)
 			}

@@ -24,9 +24,8 @@ func (b *Broker) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Req
 	}
 	img := b.quorum.Image()
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = img.ControllerID
-	for _, id := range img.BrokerIDs() {
-		br := img.Brokers[id]
+	resp.ControllerID = b.controllerIDForClients(img)
+	for _, br := range listedBrokers(img) {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID = br.ID
 		rb.Host = br.Host

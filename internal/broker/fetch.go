@@ -25,12 +25,25 @@ const fetchMaxBytes = 55 << 20
 //
 // Records are not read here: the response holds ranges of segment files
 // (commitlog.Log.ReadFile) that conn.writeFetchResponse sends with sendfile(2).
-func (b *Broker) handleFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
+//
+// A fetch with a replica id (ReplicaID, or ReplicaState.ID from v15) is a follower's:
+// it reads up to the log end offset instead of the high watermark and records the
+// follower's progress (replica.Partition.ReadForFollower). Only a broker of the cluster
+// may send one (CVE-2018-1288); anyone else gets TOPIC_AUTHORIZATION_FAILED for every
+// partition, as Kafka answers.
+func (b *Broker) handleFetch(ctx context.Context, c *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
 	if req.SessionID != 0 || req.SessionEpoch > 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
+	}
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
+	if replicaID >= 0 && !c.fromBroker() {
+		return refuseReplicaFetch(req), nil
 	}
 
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
@@ -42,8 +55,8 @@ func (b *Broker) handleFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (k
 		}
 	}()
 	for {
-		resp, bytes, parts := b.fetchOnce(req)
-		if bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || resp.ErrorCode != 0 {
+		resp, bytes, parts, respondNow := b.fetchOnce(req, replicaID)
+		if bytes >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || !time.Now().Before(deadline) || resp.ErrorCode != 0 || respondNow {
 			return resp, nil
 		}
 		if wake == nil {
@@ -68,17 +81,37 @@ func (b *Broker) handleFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (k
 	}
 }
 
-// fetchOnce reads every requested partition once. It returns the response, the number of
-// record bytes in it, and the partitions it could read (for watching).
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*replica.Partition) {
-	resp := &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
+// refuseReplicaFetch answers a replica fetch from a peer that is not a broker:
+// TOPIC_AUTHORIZATION_FAILED for every partition.
+func refuseReplicaFetch(req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = []byte{}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// fetchOnce reads every requested partition once; replicaID >= 0 makes it a follower's
+// fetch. It returns the response, the number of record bytes in it, and the partitions
+// it could read (for watching), and whether it must be sent without waiting for more
+// data (a partition failed, or a follower must truncate first).
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest, replicaID int32) (resp *fetchResponse, total int, parts []*replica.Partition, respondNow bool) {
+	resp = &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
 	img := b.quorum.Image()
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 || maxBytes > fetchMaxBytes {
 		maxBytes = fetchMaxBytes
 	}
-	total := 0
-	var parts []*replica.Partition
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
@@ -108,12 +141,6 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*repl
 				continue
 			}
 			parts = append(parts, p)
-			if err := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.LeaderEpoch()); err != nil {
-				sp.ErrorCode = errorCode(err)
-				st.Partitions = append(st.Partitions, sp)
-				continue
-			}
-			sp.LogStartOffset = p.Log.LogStartOffset()
 			limit := int(rp.PartitionMaxBytes)
 			if remaining := maxBytes - total; remaining < limit {
 				limit = remaining
@@ -124,15 +151,39 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*repl
 			// KIP-74: the first batch of the response is sent whole even when larger
 			// than the limits, so a consumer can always make progress. Like Kafka, the
 			// limit may cut the last batch; clients drop a trailing partial batch.
-			// The log caps the slice at the high watermark, which it returns.
-			fs, err := p.Log.ReadFile(rp.FetchOffset, limit, math.MaxInt64, total == 0)
+			fs := commitlog.FileSlice{HighWatermark: -1}
+			if replicaID >= 0 {
+				var fr replica.FollowerRead
+				fr, err = p.ReadForFollower(replica.FollowerFetch{
+					ReplicaID:          replicaID,
+					FetchOffset:        rp.FetchOffset,
+					LastFetchedEpoch:   rp.LastFetchedEpoch,
+					CurrentLeaderEpoch: rp.CurrentLeaderEpoch,
+					MaxBytes:           limit,
+					MinOneBatch:        total == 0,
+				})
+				fs = fr.Slice
+				fs.HighWatermark = fr.HighWatermark
+				sp.LogStartOffset = fr.LogStartOffset
+				if fr.Diverging {
+					sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = fr.DivergingEpoch, fr.DivergingEndOffset
+					respondNow = true // the follower must truncate before it can fetch more
+				}
+			} else if err = leaderOf(p, rp.CurrentLeaderEpoch); err == nil {
+				sp.LogStartOffset = p.Log.LogStartOffset()
+				// The log caps the slice at the high watermark, which it returns.
+				fs, err = p.Log.ReadFile(rp.FetchOffset, limit, math.MaxInt64, total == 0)
+				if err != nil {
+					fs.HighWatermark = p.Log.HighWatermark()
+				}
+			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
 					b.logger.Error("fetch", "topic", name, "partition", rp.Partition, "err", err)
 					sp.ErrorCode = kerr.KafkaStorageError.Code
 				}
-				fs.HighWatermark = p.Log.HighWatermark()
+				respondNow = true
 			}
 			sp.HighWatermark = fs.HighWatermark
 			sp.LastStableOffset = fs.HighWatermark
@@ -147,7 +198,21 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*repl
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, total, parts
+	return resp, total, parts, respondNow
+}
+
+// leaderOf checks that a client's request for p may be served here: the client's
+// leader epoch (KIP-320) matches, and this node leads the partition (a follower, or a
+// partition without a leader, answers NOT_LEADER_OR_FOLLOWER, which makes the client
+// refresh its metadata).
+func leaderOf(p *replica.Partition, clientEpoch int32) error {
+	if err := checkLeaderEpoch(clientEpoch, p.LeaderEpoch()); err != nil {
+		return err
+	}
+	if !p.IsLeader() {
+		return fmt.Errorf("broker: %s-%d: not the leader: %w", p.TP.Topic, p.TP.Partition, kerr.NotLeaderForPartition)
+	}
+	return nil
 }
 
 // checkLeaderEpoch compares a client's current leader epoch (KIP-320) with ours; -1

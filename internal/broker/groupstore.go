@@ -25,10 +25,11 @@ type groupStore struct{ b *Broker }
 // scanReadBytes is how much of a partition one read of Scan returns.
 const scanReadBytes = 1 << 20
 
-// Append writes recs as one uncompressed batch without producer id. The partition
-// returns once the batch is appended (and, in the group-commit flush mode, fsynced) and
-// the high watermark covers it: as durable as an acknowledged produce.
-func (s groupStore) Append(_ context.Context, p int32, recs []group.Record) error {
+// Append writes recs as one uncompressed batch without producer id, as Kafka does with
+// acks=all: it returns once the high watermark covers the batch (the ISR has it; in the
+// group-commit flush mode, fsynced), or fails with NOT_LEADER_OR_FOLLOWER when this node
+// no longer leads the partition (the coordinator answers NOT_COORDINATOR).
+func (s groupStore) Append(ctx context.Context, p int32, recs []group.Record) error {
 	part, err := s.b.replicas.Get(commitlog.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
 	if err != nil {
 		return err
@@ -42,8 +43,11 @@ func (s groupStore) Append(_ context.Context, p int32, recs []group.Record) erro
 	if err != nil {
 		return err
 	}
-	_, err = part.Append(batch)
-	return err
+	res, epoch, err := part.AppendAsLeader(batch, -1)
+	if err != nil {
+		return err
+	}
+	return part.WaitForCommit(ctx, res.LastOffset, epoch)
 }
 
 // Scan reads partition p from its log start to its high watermark.
@@ -110,19 +114,19 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error
 	t := img.Topics[group.OffsetsTopic]
 	if t == nil {
 		rf := b.cfg.OffsetsTopicReplicationFactor
-		if n := len(img.Brokers); int(rf) > n {
+		if n := len(img.UsableBrokerIDs()); int(rf) > n && n > 0 {
 			b.logger.Warn("offsets.topic.replication.factor is larger than the number of brokers; using the number of brokers",
 				"offsets.topic.replication.factor", rf, "brokers", n)
 			rf = int16(n)
 		}
 		configs := b.offsetsTopicConfigs()
 		var err error
-		t, err = b.ctl.CreateTopic(ctx, metadata.CreateTopicSpec{
+		t, err = b.createTopic(ctx, metadata.CreateTopicSpec{
 			Name:              group.OffsetsTopic,
 			NumPartitions:     b.cfg.OffsetsTopicNumPartitions,
 			ReplicationFactor: rf,
 			Configs:           configs,
-		}, false)
+		})
 		if errors.Is(err, kerr.TopicAlreadyExists) {
 			t, err = b.quorum.Image().Topics[group.OffsetsTopic], nil
 		}
@@ -132,7 +136,11 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) (*metadata.Topic, error
 		}
 		b.logger.Info("created __consumer_offsets", "partitions", len(t.Partitions), "replication.factor", rf)
 	}
-	b.coord.Load(int32(len(t.Partitions)))
+	if b.cluster == nil {
+		// One node leads every partition. In a cluster the coordinator follows the
+		// leadership of each partition instead (see onLeadershipChange).
+		b.coord.Load(int32(len(t.Partitions)))
+	}
 	return t, nil
 }
 

@@ -33,7 +33,7 @@ func (b *Broker) handleListOffsets(_ context.Context, _ *conn, kreq kmsg.Request
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 			if err == nil {
-				err = checkLeaderEpoch(rp.CurrentLeaderEpoch, p.LeaderEpoch())
+				err = leaderOf(p, rp.CurrentLeaderEpoch)
 			}
 			if err == nil {
 				err = listOffset(p, rp.Timestamp, &sp)

@@ -68,8 +68,7 @@ func (b *Broker) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 
 	// Brokers come from the image after any auto-creation.
 	img = b.quorum.Image()
-	for _, id := range img.BrokerIDs() {
-		br := img.Brokers[id]
+	for _, br := range listedBrokers(img) {
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID = br.ID
 		rb.Host = br.Host
@@ -80,8 +79,31 @@ func (b *Broker) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	resp.ClusterID = kmsg.StringPtr(img.ClusterID)
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = b.controllerIDForClients(img)
 	return resp, nil
+}
+
+// listedBrokers are the brokers told to clients: the registered ones that are not
+// fenced (a fenced broker leads nothing and may be down), sorted by id.
+func listedBrokers(img *metadata.Image) []metadata.Broker {
+	var out []metadata.Broker
+	for _, id := range img.BrokerIDs() {
+		if br := img.Brokers[id]; !br.Fenced {
+			out = append(out, br)
+		}
+	}
+	return out
+}
+
+// controllerIDForClients is the controller id of Metadata and DescribeCluster. On one
+// node it is this node. In a cluster, clients cannot reach the controllers (they serve
+// only the controller listener), so, as Kafka does, a broker is named: this one, which
+// forwards admin requests to the active controller.
+func (b *Broker) controllerIDForClients(img *metadata.Image) int32 {
+	if b.cluster == nil {
+		return img.ControllerID
+	}
+	return b.cfg.NodeID
 }
 
 // metadataTopic describes one topic for a Metadata response.
@@ -112,7 +134,7 @@ func (b *Broker) autoCreateTopic(ctx context.Context, name string) (*metadata.To
 	if isInternalTopic(name) {
 		return nil, kerr.UnknownTopicOrPartition
 	}
-	t, err := b.ctl.CreateTopic(ctx, metadata.CreateTopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1}, false)
+	t, err := b.createTopic(ctx, metadata.CreateTopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1})
 	if errors.Is(err, kerr.TopicAlreadyExists) {
 		if t := b.quorum.Image().Topics[name]; t != nil {
 			return t, nil
@@ -150,4 +172,14 @@ func errorMessage(err error) *string {
 		return nil
 	}
 	return kmsg.StringPtr(err.Error())
+}
+
+// createTopic creates a topic for the broker's own needs (auto-creation,
+// __consumer_offsets): through the local controller on one node, through the active
+// controller in a cluster.
+func (b *Broker) createTopic(ctx context.Context, spec metadata.CreateTopicSpec) (*metadata.Topic, error) {
+	if b.cluster != nil {
+		return b.cluster.createTopic(ctx, spec)
+	}
+	return b.ctl.CreateTopic(ctx, spec, false)
 }

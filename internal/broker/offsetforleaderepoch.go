@@ -23,7 +23,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, _ *conn, kreq kms
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
 			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 			if err == nil {
-				err = checkLeaderEpoch(rp.CurrentLeaderEpoch, p.LeaderEpoch())
+				err = leaderOf(p, rp.CurrentLeaderEpoch)
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)

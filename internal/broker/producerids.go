@@ -22,11 +22,17 @@ func (p *producerIDs) allocate(ctx context.Context) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.next >= p.end {
-		first, err := p.b.ctl.AllocateProducerIDs(ctx, producerIDBlock)
+		first, n := int64(0), int64(producerIDBlock)
+		var err error
+		if p.b.cluster != nil {
+			first, n, err = p.b.cluster.allocateProducerIDs(ctx)
+		} else {
+			first, err = p.b.ctl.AllocateProducerIDs(ctx, producerIDBlock)
+		}
 		if err != nil {
 			return 0, err
 		}
-		p.next, p.end = first, first+producerIDBlock
+		p.next, p.end = first, first+n
 	}
 	id := p.next
 	p.next++

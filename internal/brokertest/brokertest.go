@@ -5,9 +5,13 @@ package brokertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +114,117 @@ func (tb *Broker) CreateTopic(name string, partitions int32, configs map[string]
 	}
 	if err != nil {
 		tb.t.Fatalf("brokertest: create topic %s: %v", name, err)
+	}
+}
+
+// Cluster is an in-process cluster of brokers on 127.0.0.1, each a broker and a
+// controller (a voter of the Raft metadata quorum), with timeouts short enough that a
+// stopped node is fenced within seconds.
+type Cluster struct {
+	t       testing.TB
+	Brokers []*Broker // node i+1 at index i
+}
+
+// clusterDefaults are the overrides every node of a Cluster gets before the caller's.
+var clusterDefaults = map[string]string{
+	"broker.heartbeat.interval.ms":   "200",
+	"broker.session.timeout.ms":      "2000",
+	"replica.lag.time.max.ms":        "3000",
+	"replica.fetch.backoff.ms":       "100",
+	"controlled.shutdown.timeout.ms": "5000",
+	"offsets.topic.num.partitions":   "3",
+}
+
+// StartCluster starts n nodes (ids 1..n) and waits until every node's metadata lists
+// all n brokers. Nodes are stopped when the test ends.
+func StartCluster(t testing.TB, n int, overrides map[string]string) *Cluster {
+	t.Helper()
+	clients := make([]string, n)
+	controllers := make([]string, n)
+	var voters []string
+	for i := range n {
+		clients[i], controllers[i] = freePort(t), freePort(t)
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, controllers[i]))
+	}
+	c := &Cluster{t: t}
+	for i := range n {
+		ov := map[string]string{
+			"node.id":                        strconv.Itoa(i + 1),
+			"listeners":                      "PLAINTEXT://" + clients[i] + ",CONTROLLER://" + controllers[i],
+			"advertised.listeners":           "PLAINTEXT://" + clients[i],
+			"controller.listener.names":      "CONTROLLER",
+			"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"controller.quorum.voters":       strings.Join(voters, ","),
+		}
+		for k, v := range clusterDefaults {
+			ov[k] = v
+		}
+		for k, v := range overrides {
+			ov[k] = v
+		}
+		c.Brokers = append(c.Brokers, Start(t, "", ov))
+	}
+	c.WaitForBrokers(n)
+	return c
+}
+
+// freePort returns a loopback address with a port that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Addrs are the client addresses of the running nodes.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, b := range c.Brokers {
+		if b.stop != nil {
+			out = append(out, b.Addr)
+		}
+	}
+	return out
+}
+
+// Client returns a franz-go client seeded with every running node.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	opts = append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.MetadataMinAge(100 * time.Millisecond)}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Admin returns a kadm client seeded with every running node.
+func (c *Cluster) Admin() *kadm.Client { return kadm.NewClient(c.Client()) }
+
+// WaitForBrokers waits until every running node's Metadata lists n brokers.
+func (c *Cluster) WaitForBrokers(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, b := range c.Brokers {
+		if b.stop == nil {
+			continue
+		}
+		adm := b.Admin()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			md, err := adm.Metadata(ctx)
+			cancel()
+			if err == nil && len(md.Brokers) == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("brokertest: node at %s does not list %d brokers: %v, %v", b.Addr, n, md.Brokers, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }

@@ -179,7 +179,8 @@ func TestBrokerAPIVersions(t *testing.T) {
 		"\tProduce(0): 3 to 11 [usable: 11],",
 		"\tApiVersions(18): 0 to 4 [usable: 4],",
 		"\tDescribeProducers(61): 0 [usable: 0],",
-		"\tSaslHandshake(17): UNSUPPORTED,",
+		"\tSaslHandshake(17): 1 [usable: 1],",
+		"\tCreateAcls(30): UNSUPPORTED,",
 	} {
 		if !strings.Contains(out, "\n"+want+"\n") {
 			t.Errorf("output lacks line %q:\n%s", want, out)

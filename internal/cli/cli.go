@@ -44,6 +44,8 @@ var commands = []command{
 	{"get-offsets", "print partition offsets (kafka-get-offsets.sh)", runGetOffsets},
 	{"delete-records", "delete records up to an offset (kafka-delete-records.sh)", runDeleteRecords},
 	{"broker-api-versions", "print the API versions each broker supports (kafka-broker-api-versions.sh)", runBrokerAPIVersions},
+	{"metadata-quorum", "describe the metadata quorum: leader, voters, replication (kafka-metadata-quorum.sh)", runMetadataQuorum},
+	{"metadata", "browse the cluster metadata like zkCli.sh: ls /brokers/ids, get /controller, ...", runMetadataShell},
 	{"dump-log", "decode segment, index and time-index files (kafka-dump-log.sh)", runDumpLog},
 	{"producer-perf-test", "measure produce throughput and latency (kafka-producer-perf-test.sh)", runProducerPerfTest},
 	{"consumer-perf-test", "measure consume throughput (kafka-consumer-perf-test.sh)", runConsumerPerfTest},

@@ -72,6 +72,11 @@ type Config struct {
 	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the share of the cleanable
 	// bytes not yet cleaned at which the cleaner picks the log.
 	MinCleanableDirtyRatio float64
+
+	// MinInsyncReplicas is min.insync.replicas: the smallest ISR an acks=all produce is
+	// accepted with. The log does not use it; the replica layer reads it from here so
+	// that it is resolved per topic like every other topic config.
+	MinInsyncReplicas int32
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -95,6 +100,7 @@ func DefaultConfig() Config {
 		DeleteRetention:        24 * time.Hour,
 		MaxCompactionLag:       1<<63 - 1,
 		MinCleanableDirtyRatio: 0.5,
+		MinInsyncReplicas:      1,
 	}
 }
 
@@ -194,7 +200,10 @@ type ProducerInfo struct {
 // is TruncateTo, which cuts a segment and lets later appends reuse its positions, so a
 // send racing it could mix old and new bytes. Only replication truncates (a follower's
 // divergent tail, usually above the high watermark, which ReadFile never returns); on
-// one node it is never called.
+// one node it is never called. A ReadFileForReplica range can reach above the high
+// watermark, but a node truncates only as a follower, after it stopped serving
+// followers; a send already in flight then may carry mixed bytes, which the fetching
+// follower's CRC check rejects before it fetches again.
 type Log struct {
 	dir    string
 	clock  Clock
@@ -1042,6 +1051,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	defer l.appendMu.Unlock()
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	return l.truncateLocked(offset, false)
+}
+
+// truncateLocked is TruncateTo, or with full TruncateFullyAndStartAt. Needs appendMu
+// and flushMu.
+func (l *Log) truncateLocked(offset int64, full bool) error {
 	l.mu.RLock()
 	closed, leo, logStart, cfg := l.closed, l.leo, l.logStart, l.cfg
 	l.mu.RUnlock()
@@ -1051,7 +1066,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < 0 {
 		return fmt.Errorf("commitlog: truncate to %d: %w", offset, kerr.OffsetOutOfRange)
 	}
-	if offset >= leo {
+	if offset >= leo && !full {
 		return nil
 	}
 	// Readers wait while segment files shrink under them: truncation is rare.
@@ -1066,7 +1081,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		fresh   *segment
 		newLogS = logStart
 	)
-	if offset <= logStart || keep == 0 {
+	if offset <= logStart || keep == 0 || full {
 		// Nothing below offset survives: start afresh at offset.
 		// A new segment at offset replaces them all; should it share a base with an old
 		// one, that one's files are reused (truncated), so it must not be removed.
@@ -1119,6 +1134,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.trackHighWatermarkLocked()
 	l.cleanedTo = min(l.cleanedTo, l.leo)
 	l.recoveryPoint = min(l.recoveryPoint, l.leo)
+	if full {
+		// Nothing below offset exists any more, so none of it needs recovery or cleaning.
+		l.hw, l.cleanedTo, l.recoveryPoint = l.leo, l.leo, l.leo
+		l.trackHighWatermarkLocked()
+	}
 	if fresh != nil {
 		l.epochs = epochCache{}
 		l.epochsDirty = true

@@ -58,8 +58,13 @@ func (l *Log) ReadFile(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 	if offset < l.logStart || offset > l.leo {
 		return FileSlice{}, fmt.Errorf("commitlog: offset %d outside [%d, %d]: %w", offset, l.logStart, l.leo, kerr.OffsetOutOfRange)
 	}
+	return l.readFileLocked(offset, maxBytes, min(maxOffset, l.hw), minOneBatch)
+}
+
+// readFileLocked is ReadFile's work for any limit (ReadFile: the high watermark;
+// ReadFileForReplica: the log end offset), once offset is known to be in range. Needs mu.
+func (l *Log) readFileLocked(offset int64, maxBytes int, limit int64, minOneBatch bool) (FileSlice, error) {
 	out := FileSlice{HighWatermark: l.hw}
-	limit := min(maxOffset, l.hw)
 	if offset >= limit || offset == l.leo {
 		return out, nil
 	}

@@ -156,7 +156,9 @@ func (c *Controller) Heartbeat(ctx context.Context, hb BrokerHeartbeat) (Heartbe
 		return HeartbeatResult{}, fmt.Errorf("metadata: heartbeat of broker %d with epoch %d, current is %d: %w", hb.ID, hb.Epoch, b.Epoch, kerr.StaleBrokerEpoch)
 	}
 	c.touch(hb.ID)
-	caughtUp := hb.MetadataOffset >= b.Epoch
+	// The registration record is at offset Epoch, so an image holding it has applied
+	// more than Epoch records.
+	caughtUp := hb.MetadataOffset > b.Epoch
 	var recs []Record
 	switch {
 	case hb.WantShutdown && !b.InControlledShutdown:

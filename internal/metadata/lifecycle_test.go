@@ -104,6 +104,10 @@ func TestRegisterAndUnfence(t *testing.T) {
 	wantKerr(t, err, kerr.BrokerIDNotRegistered)
 
 	res, err = c.Heartbeat(ctx, BrokerHeartbeat{ID: 1, Epoch: epoch, MetadataOffset: epoch})
+	if err != nil || res.CaughtUp || !res.Fenced {
+		t.Fatalf("heartbeat without its own registration = %+v, %v; want fenced", res, err)
+	}
+	res, err = c.Heartbeat(ctx, BrokerHeartbeat{ID: 1, Epoch: epoch, MetadataOffset: epoch + 1})
 	if err != nil || !res.CaughtUp || res.Fenced {
 		t.Fatalf("heartbeat caught up = %+v, %v; want unfenced", res, err)
 	}
@@ -120,7 +124,7 @@ func TestDuplicateRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Heartbeat(ctx, BrokerHeartbeat{ID: 1, Epoch: epoch, MetadataOffset: epoch}); err != nil {
+	if _, err := c.Heartbeat(ctx, BrokerHeartbeat{ID: 1, Epoch: epoch, MetadataOffset: epoch + 1}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.RegisterBroker(ctx, BrokerRegistration{ID: 1, Incarnation: second})

@@ -1,19 +1,11 @@
-// Package replica holds the partitions this node hosts: each Partition pairs a
-// commitlog.Log with its leadership state (leader epoch, high watermark) and the fetch
-// requests waiting for new data. The Manager creates and removes partitions to match the
-// metadata image, so the metadata quorum drives what exists on disk.
-//
-// On a single node every partition is led here and the in-sync replica set is this node
-// alone, so the high watermark follows the log end offset. Replication (a later issue)
-// moves the high watermark with follower fetches instead; the waiters and the
-// SetHighWatermark path are already the ones it needs.
 package replica
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -21,16 +13,63 @@ import (
 	"github.com/samsa-io/samsa/internal/metadata"
 )
 
+// role is what this node is for a partition.
+type role int8
+
+const (
+	roleNone     role = iota // a replica without a leader (Leader -1): serves nothing
+	roleLeader               // serves clients and followers
+	roleFollower             // copies the leader's log
+)
+
+// followerState is what a leader knows of one follower, from its fetches.
+type followerState struct {
+	// leo is the follower's log end offset: the fetch offset of its last fetch, or -1
+	// before its first fetch in this leader epoch.
+	leo int64
+	// lastFetch and lastFetchLeaderLEO are the time of the last fetch and the leader's
+	// log end offset then.
+	lastFetch          time.Time
+	lastFetchLeaderLEO int64
+	// lastCaughtUp is the last time the follower had everything the leader had: when a
+	// fetch reached the leader's log end offset as of that fetch or of the previous one.
+	lastCaughtUp time.Time
+}
+
 // Partition is one hosted partition.
 type Partition struct {
 	TP      commitlog.TopicPartition
 	TopicID metadata.UUID
 	Log     *commitlog.Log
 
+	m *Manager
+
+	// roleMu orders role changes against appends; see the package doc.
+	roleMu sync.RWMutex
+
 	mu sync.Mutex // guards the fields below
-	// leaderEpoch is the epoch stamped into batches this node appends as leader.
+	// role, leader and leaderEpoch are the partition's leadership as of the last image.
+	role        role
+	leader      int32
 	leaderEpoch int32
-	// waiters are signalled (non-blocking send) when the high watermark moves.
+	// partitionEpoch, replicas and isr are the image's; isr is what acks=all counts.
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
+	// Leader only: epochStart is the log end offset when this leader epoch began;
+	// localLEO is the end of the appends that have returned (in the group-commit mode,
+	// fsynced); followers are the other replicas' fetch states.
+	epochStart int64
+	localLEO   int64
+	followers  map[int32]*followerState
+	// pendingAlter is the ISR change sent to the controller and not yet seen in an
+	// image, or nil. At most one is in flight.
+	pendingAlter *AlterPartitionRequest
+	// Follower only: fetchDelayUntil holds fetches of the partition back after an
+	// error, until then or until the next image.
+	fetchDelayUntil time.Time
+	// waiters are signalled (non-blocking send) on appends, high watermark moves and
+	// role changes.
 	waiters map[chan<- struct{}]struct{}
 }
 
@@ -41,27 +80,147 @@ func (p *Partition) LeaderEpoch() int32 {
 	return p.leaderEpoch
 }
 
-// Append appends a client's records as leader and, this node being the whole ISR,
-// advances the high watermark past them. In the group-commit flush mode the log only
-// returns once the records are fsynced, so the high watermark never covers data a crash
-// could take back.
-func (p *Partition) Append(records []byte) (commitlog.AppendResult, error) {
-	res, err := p.Log.Append(records, commitlog.AppendOptions{LeaderEpoch: p.LeaderEpoch()})
-	if err != nil {
-		return res, err
-	}
-	if !res.Duplicate {
-		p.advanceHighWatermark(res.LastOffset + 1)
-	}
-	return res, nil
-}
-
-// advanceHighWatermark raises the high watermark to hw if that is higher, and wakes
-// waiting fetches. Appends can finish out of order (a later one's shared fsync can
-// complete first), so the watermark only ever moves forward here.
-func (p *Partition) advanceHighWatermark(hw int64) {
+// IsLeader reports whether this node leads the partition.
+func (p *Partition) IsLeader() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.role == roleLeader
+}
+
+// Leader is the id of the partition's leader, or -1.
+func (p *Partition) Leader() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leader
+}
+
+// ISR is the in-sync replica set of the latest image.
+func (p *Partition) ISR() []int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.isr)
+}
+
+// errNotLeader is returned for requests only a leader serves.
+func (p *Partition) errNotLeader() error {
+	return fmt.Errorf("replica: %s-%d: this node is not the leader: %w", p.TP.Topic, p.TP.Partition, kerr.NotLeaderForPartition)
+}
+
+// Append appends records as leader with acks=1 semantics; see AppendAsLeader.
+func (p *Partition) Append(records []byte) (commitlog.AppendResult, error) {
+	res, _, err := p.AppendAsLeader(records, 1)
+	return res, err
+}
+
+// AppendAsLeader appends a client's records. It fails with NOT_LEADER_OR_FOLLOWER unless
+// this node leads the partition, and for requiredAcks -1 (all) with NOT_ENOUGH_REPLICAS,
+// appending nothing, when the ISR is smaller than min.insync.replicas. It returns the
+// leader epoch the records were appended in, for WaitForCommit.
+//
+// In the group-commit flush mode the log returns only once the records are fsynced, and
+// only then do they count towards the high watermark.
+func (p *Partition) AppendAsLeader(records []byte, requiredAcks int16) (commitlog.AppendResult, int32, error) {
+	p.roleMu.RLock()
+	defer p.roleMu.RUnlock()
+	p.mu.Lock()
+	isLeader, epoch, isr := p.role == roleLeader, p.leaderEpoch, len(p.isr)
+	p.mu.Unlock()
+	if !isLeader {
+		return commitlog.AppendResult{}, epoch, p.errNotLeader()
+	}
+	if requiredAcks == -1 {
+		if minISR := p.minInsync(); isr < minISR {
+			return commitlog.AppendResult{}, epoch, fmt.Errorf("replica: %s-%d: isr has %d replicas, min.insync.replicas is %d: %w",
+				p.TP.Topic, p.TP.Partition, isr, minISR, kerr.NotEnoughReplicas)
+		}
+	}
+	res, err := p.Log.Append(records, commitlog.AppendOptions{LeaderEpoch: epoch})
+	if err != nil {
+		return res, epoch, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !res.Duplicate {
+		// Appends can return out of order (a later one's shared fsync can finish first,
+		// and covers the earlier one's bytes too), so the end only moves forward.
+		p.localLEO = max(p.localLEO, res.LastOffset+1)
+		p.maybeAdvanceHighWatermarkLocked()
+	}
+	// Followers wait for data at the log end, not only for the high watermark.
+	p.wakeLocked()
+	return res, epoch, nil
+}
+
+// minInsync is the topic's min.insync.replicas (at least 1).
+func (p *Partition) minInsync() int {
+	return max(int(p.Log.Config().MinInsyncReplicas), 1)
+}
+
+// WaitForCommit waits until the high watermark passes offset (acks=all), as long as
+// this node stays leader in leaderEpoch. It returns NOT_LEADER_OR_FOLLOWER if leadership
+// moved, NOT_ENOUGH_REPLICAS_AFTER_APPEND if the records are committed with fewer
+// in-sync replicas than min.insync.replicas, and REQUEST_TIMED_OUT when ctx ends first.
+func (p *Partition) WaitForCommit(ctx context.Context, offset int64, leaderEpoch int32) error {
+	ch := make(chan struct{}, 1)
+	p.Watch(ch)
+	defer p.Unwatch(ch)
+	for {
+		p.mu.Lock()
+		if p.role != roleLeader || p.leaderEpoch != leaderEpoch {
+			p.mu.Unlock()
+			return fmt.Errorf("replica: %s-%d: leadership changed while waiting for replication: %w", p.TP.Topic, p.TP.Partition, kerr.NotLeaderForPartition)
+		}
+		if p.Log.HighWatermark() > offset {
+			isr := len(p.maximalISRLocked())
+			p.mu.Unlock()
+			if minISR := p.minInsync(); isr < minISR {
+				return fmt.Errorf("replica: %s-%d: committed with %d in-sync replicas, min.insync.replicas is %d: %w",
+					p.TP.Topic, p.TP.Partition, isr, minISR, kerr.NotEnoughReplicasAfterAppend)
+			}
+			return nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("replica: %s-%d: offset %d not replicated in time: %w", p.TP.Topic, p.TP.Partition, offset, kerr.RequestTimedOut)
+		}
+	}
+}
+
+// maximalISRLocked is the ISR the high watermark waits for: the image's ISR plus the
+// replicas an ISR change in flight adds (Kafka's maximal ISR). Needs mu.
+func (p *Partition) maximalISRLocked() []int32 {
+	if p.pendingAlter == nil {
+		return p.isr
+	}
+	out := slices.Clone(p.isr)
+	for _, id := range p.pendingAlter.ISR {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// maybeAdvanceHighWatermarkLocked raises the high watermark to the smallest log end
+// offset of the leader and the maximal ISR, if that is higher, and wakes waiters. A
+// member that has not fetched in this leader epoch holds it where it is. Needs mu.
+func (p *Partition) maybeAdvanceHighWatermarkLocked() {
+	if p.role != roleLeader {
+		return
+	}
+	hw := p.localLEO
+	for _, id := range p.maximalISRLocked() {
+		if id == p.m.opts.NodeID {
+			continue
+		}
+		f := p.followers[id]
+		if f == nil || f.leo < 0 {
+			return
+		}
+		hw = min(hw, f.leo)
+	}
 	if hw <= p.Log.HighWatermark() {
 		return
 	}
@@ -69,7 +228,7 @@ func (p *Partition) advanceHighWatermark(hw int64) {
 	p.wakeLocked()
 }
 
-// wakeLocked signals every waiting fetch without blocking.
+// wakeLocked signals every waiter without blocking. Needs mu.
 func (p *Partition) wakeLocked() {
 	for ch := range p.waiters {
 		select {
@@ -79,8 +238,9 @@ func (p *Partition) wakeLocked() {
 	}
 }
 
-// Watch registers ch to be signalled when new data becomes readable. The caller must
-// Unwatch it. ch should have a buffer of one.
+// Watch registers ch to be signalled when new data may be readable: an append, a high
+// watermark move, a role change. The caller must Unwatch it. ch should have a buffer
+// of one.
 func (p *Partition) Watch(ch chan<- struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -97,152 +257,171 @@ func (p *Partition) Unwatch(ch chan<- struct{}) {
 	delete(p.waiters, ch)
 }
 
-// Manager owns the hosted partitions.
-type Manager struct {
-	logs   *commitlog.Manager
-	nodeID int32
-	// logConfig resolves a topic's overrides into its log config.
-	logConfig func(overrides map[string]string) (commitlog.Config, error)
-	logger    *slog.Logger
-
-	mu         sync.RWMutex // guards partitions
-	partitions map[commitlog.TopicPartition]*Partition
-	// strayChecked is set once the directories found on disk at start have been
-	// compared with the image.
-	strayChecked bool
+// FollowerFetch is one partition of a follower's fetch request.
+type FollowerFetch struct {
+	ReplicaID          int32
+	FetchOffset        int64
+	LastFetchedEpoch   int32 // -1: not sent (no divergence check)
+	CurrentLeaderEpoch int32 // -1: not sent
+	MaxBytes           int
+	MinOneBatch        bool // KIP-74: return the first batch whole even above MaxBytes
 }
 
-// NewManager returns a manager of the logs in logs.
-func NewManager(logs *commitlog.Manager, nodeID int32, logConfig func(map[string]string) (commitlog.Config, error), logger *slog.Logger) *Manager {
-	return &Manager{
-		logs:       logs,
-		nodeID:     nodeID,
-		logConfig:  logConfig,
-		logger:     logger,
-		partitions: make(map[commitlog.TopicPartition]*Partition),
+// FollowerRead is the leader's answer to a FollowerFetch.
+type FollowerRead struct {
+	// Slice holds the records, up to the log end offset; empty when diverging.
+	Slice          commitlog.FileSlice
+	HighWatermark  int64
+	LogStartOffset int64
+	// Diverging is set when the follower's log diverges from this one (KIP-320): it must
+	// truncate using DivergingEpoch and DivergingEndOffset, the largest epoch the leader
+	// has at or below the follower's last fetched epoch and that epoch's end offset.
+	Diverging          bool
+	DivergingEpoch     int32
+	DivergingEndOffset int64
+}
+
+// ReadForFollower serves a follower's fetch: it checks leadership, the epoch and that
+// the fetcher is a replica, answers a diverging epoch if the follower's log diverges,
+// else returns the records from the fetch offset up to the log end offset and records
+// the follower's progress, which may advance the high watermark and bring the follower
+// into the ISR. HighWatermark and LogStartOffset are set even with an error.
+func (p *Partition) ReadForFollower(f FollowerFetch) (FollowerRead, error) {
+	out := FollowerRead{HighWatermark: -1, LogStartOffset: -1}
+	p.mu.Lock()
+	isLeader, epoch := p.role == roleLeader, p.leaderEpoch
+	isReplica := f.ReplicaID != p.m.opts.NodeID && slices.Contains(p.replicas, f.ReplicaID)
+	p.mu.Unlock()
+	switch {
+	case !isLeader:
+		return out, p.errNotLeader()
+	case f.CurrentLeaderEpoch >= 0 && f.CurrentLeaderEpoch < epoch:
+		return out, fmt.Errorf("replica: leader epoch %d is older than %d: %w", f.CurrentLeaderEpoch, epoch, kerr.FencedLeaderEpoch)
+	case f.CurrentLeaderEpoch > epoch:
+		return out, fmt.Errorf("replica: leader epoch %d is newer than %d: %w", f.CurrentLeaderEpoch, epoch, kerr.UnknownLeaderEpoch)
+	case !isReplica:
+		return out, fmt.Errorf("replica: %s-%d: fetch from broker %d, which is not a follower of it: %w", p.TP.Topic, p.TP.Partition, f.ReplicaID, kerr.NotLeaderForPartition)
 	}
-}
-
-// ErrNotHosted is returned by Get for a partition this node does not host; it wraps
-// kerr.UnknownTopicOrPartition.
-var ErrNotHosted = fmt.Errorf("replica: partition not hosted here: %w", kerr.UnknownTopicOrPartition)
-
-// Get returns a hosted partition.
-func (m *Manager) Get(tp commitlog.TopicPartition) (*Partition, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	p := m.partitions[tp]
-	if p == nil {
-		return nil, ErrNotHosted
+	out.HighWatermark, out.LogStartOffset = p.Log.HighWatermark(), p.Log.LogStartOffset()
+	if f.LastFetchedEpoch >= 0 {
+		e, end := p.Log.EndOffsetForEpoch(f.LastFetchedEpoch)
+		if e < 0 || end < 0 {
+			// As Kafka: no epoch at or below the follower's is known here.
+			return out, fmt.Errorf("replica: %s-%d: no leader epoch at or below %d: %w", p.TP.Topic, p.TP.Partition, f.LastFetchedEpoch, kerr.OffsetOutOfRange)
+		}
+		if e < f.LastFetchedEpoch || end < f.FetchOffset {
+			out.Diverging, out.DivergingEpoch, out.DivergingEndOffset = true, e, end
+			return out, nil
+		}
 	}
-	return p, nil
-}
-
-// All returns every hosted partition.
-func (m *Manager) All() []*Partition {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make([]*Partition, 0, len(m.partitions))
-	for _, p := range m.partitions {
-		out = append(out, p)
+	slice, err := p.Log.ReadFileForReplica(f.FetchOffset, f.MaxBytes, f.MinOneBatch)
+	if err != nil {
+		return out, err
 	}
-	return out
+	out.Slice = slice
+	now := p.m.now()
+	leaderLEO := p.Log.LogEndOffset()
+	p.mu.Lock()
+	if p.role == roleLeader && p.leaderEpoch == epoch {
+		if fs := p.followers[f.ReplicaID]; fs != nil {
+			p.updateFollowerLocked(fs, f.FetchOffset, leaderLEO, now)
+			p.maybeExpandISRLocked(f.ReplicaID, fs)
+			p.maybeAdvanceHighWatermarkLocked()
+		}
+	}
+	p.mu.Unlock()
+	out.HighWatermark, out.LogStartOffset = p.Log.HighWatermark(), p.Log.LogStartOffset()
+	return out, nil
 }
 
-// Reconcile makes the hosted partitions match img: it opens the logs of partitions this
-// node is a replica of, updates leader epochs and configs, and deletes the logs of
-// partitions that no longer exist (deleted topics). It also removes partition
-// directories found on disk that the image does not know, which are the remains of a
-// topic deleted while this node was down.
-func (m *Manager) Reconcile(img *metadata.Image) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var errs []error
-	want := make(map[commitlog.TopicPartition]bool)
-	for _, t := range img.Topics {
-		cfg, err := m.logConfig(t.Configs)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("replica: topic %s config: %w", t.Name, err))
+// updateFollowerLocked records a follower's fetch as Kafka's Replica.updateFetchState.
+// Needs mu.
+func (p *Partition) updateFollowerLocked(fs *followerState, fetchOffset, leaderLEO int64, now time.Time) {
+	switch {
+	case fetchOffset >= leaderLEO:
+		fs.lastCaughtUp = maxTime(fs.lastCaughtUp, now)
+	case fetchOffset >= fs.lastFetchLeaderLEO && !fs.lastFetch.IsZero():
+		// It has everything the leader had at its previous fetch.
+		fs.lastCaughtUp = maxTime(fs.lastCaughtUp, fs.lastFetch)
+	}
+	fs.leo = fetchOffset
+	fs.lastFetch = now
+	fs.lastFetchLeaderLEO = leaderLEO
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// maybeExpandISRLocked asks for follower id to join the ISR once it has reached the
+// high watermark and the start of this leader's epoch (so it has every record this
+// leader may have committed). Needs mu.
+func (p *Partition) maybeExpandISRLocked(id int32, fs *followerState) {
+	if p.role != roleLeader || p.pendingAlter != nil || slices.Contains(p.isr, id) || !slices.Contains(p.replicas, id) {
+		return
+	}
+	if fs.leo < p.Log.HighWatermark() || fs.leo < p.epochStart {
+		return
+	}
+	p.alterISRLocked(append(slices.Clone(p.isr), id))
+}
+
+// maybeShrinkISRLocked asks for the followers that have not caught up within
+// replica.lag.time.max.ms to leave the ISR (Kafka's getOutOfSyncReplicas: a follower
+// whose log end equals the leader's is in sync however long ago it fetched). Needs mu.
+func (p *Partition) maybeShrinkISRLocked(now time.Time) {
+	if p.role != roleLeader || p.pendingAlter != nil {
+		return
+	}
+	leaderLEO := p.Log.LogEndOffset()
+	var keep []int32
+	for _, id := range p.isr {
+		if id == p.m.opts.NodeID {
+			keep = append(keep, id)
 			continue
 		}
-		for _, part := range t.Partitions {
-			if !containsNode(part.Replicas, m.nodeID) {
-				continue
-			}
-			tp := commitlog.TopicPartition{Topic: t.Name, Partition: part.ID}
-			want[tp] = true
-			p := m.partitions[tp]
-			if p != nil && p.TopicID != t.ID {
-				// Same name, new topic: the old one was deleted and recreated.
-				m.deleteLocked(tp)
-				p = nil
-			}
-			if p == nil {
-				log, err := m.logs.GetOrCreate(tp, t.ID, cfg)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("replica: open %s-%d: %w", tp.Topic, tp.Partition, err))
-					continue
-				}
-				p = &Partition{TP: tp, TopicID: t.ID, Log: log}
-				m.partitions[tp] = p
-			} else {
-				p.Log.SetConfig(cfg)
-			}
-			p.mu.Lock()
-			p.leaderEpoch = part.LeaderEpoch
-			p.mu.Unlock()
+		fs := p.followers[id]
+		if fs != nil && (fs.leo == leaderLEO || now.Sub(fs.lastCaughtUp) <= p.m.opts.ReplicaLagTimeMax) {
+			keep = append(keep, id)
 		}
 	}
-	for tp := range m.partitions {
-		if !want[tp] {
-			m.deleteLocked(tp)
-		}
-	}
-	if m.strayChecked {
-		return summarize(errs)
-	}
-	m.strayChecked = true
-	for _, tp := range m.logs.Partitions() {
-		if !want[tp] && m.partitions[tp] == nil {
-			m.logger.Info("removing partition directory unknown to the metadata", "topic", tp.Topic, "partition", tp.Partition)
-			if err := m.logs.Delete(tp); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return summarize(errs)
-}
-
-// summarize joins errors, keeping the first few: a reconcile that fails for every
-// partition of a large topic (a full disk, no file descriptors left) should log a
-// readable line, not thousands.
-func summarize(errs []error) error {
-	const keep = 3
-	if len(errs) <= keep {
-		return errors.Join(errs...)
-	}
-	return fmt.Errorf("%w\n(and %d more partitions failed the same way or otherwise)", errors.Join(errs[:keep]...), len(errs)-keep)
-}
-
-func (m *Manager) deleteLocked(tp commitlog.TopicPartition) {
-	p := m.partitions[tp]
-	delete(m.partitions, tp)
-	if p != nil {
-		// Wake fetches waiting on it so they notice it is gone.
-		p.mu.Lock()
-		p.wakeLocked()
-		p.mu.Unlock()
-	}
-	if err := m.logs.Delete(tp); err != nil {
-		m.logger.Error("deleting partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	if len(keep) < len(p.isr) {
+		p.alterISRLocked(keep)
 	}
 }
 
-func containsNode(nodes []int32, id int32) bool {
-	for _, n := range nodes {
-		if n == id {
-			return true
-		}
+// alterISRLocked sends an ISR change to the controller unless one is in flight. The
+// change counts for the high watermark at once when it adds replicas (maximal ISR), and
+// for everything else once an image shows it. Needs mu.
+func (p *Partition) alterISRLocked(isr []int32) {
+	if p.m.opts.AlterPartition == nil || p.pendingAlter != nil {
+		return
 	}
-	return false
+	req := &AlterPartitionRequest{
+		TopicID:        p.TopicID,
+		Topic:          p.TP.Topic,
+		Partition:      p.TP.Partition,
+		LeaderEpoch:    p.leaderEpoch,
+		PartitionEpoch: p.partitionEpoch,
+		ISR:            isr,
+	}
+	if p.m.goAlter(p, req) {
+		p.pendingAlter = req
+	}
+}
+
+// alterDone is called when an AlterPartition call returns. On success the change waits
+// for its image; on failure it is dropped so the next check can try again.
+func (p *Partition) alterDone(req *AlterPartitionRequest, err error) {
+	if err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pendingAlter == req {
+		p.pendingAlter = nil
+	}
 }
