@@ -57,8 +57,12 @@ func TestClusterExample(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once the script has exited.
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
 	defer func() {
 		if t.Failed() {
 			for i := 1; i <= 3; i++ {
