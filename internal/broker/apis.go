@@ -56,6 +56,9 @@ func (b *Broker) apiTable() map[kmsg.Key]api {
 		{kmsg.OffsetDelete, 0, 0, b.handleOffsetDelete},
 		{kmsg.ConsumerGroupHeartbeat, 0, 1, b.handleConsumerGroupHeartbeat},
 		{kmsg.ConsumerGroupDescribe, 0, 1, b.handleConsumerGroupDescribe},
+		{kmsg.ElectLeaders, 0, 2, b.handleElectLeaders},
+		{kmsg.AlterPartitionAssignments, 0, 0, b.handleAlterPartitionReassignments},
+		{kmsg.ListPartitionReassignments, 0, 0, b.handleListPartitionReassignments},
 	}
 	m := make(map[kmsg.Key]api, len(list))
 	for _, a := range list {

@@ -281,17 +281,20 @@ func (b *Broker) Addr() string { return b.listeners[0].Addr().String() }
 // Run serves until ctx ends, then shuts down: stop accepting, close connections, wait
 // for their goroutines, then flush and close the logs and the metadata.
 func (b *Broker) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// serve outlives ctx by the controlled shutdown: while this node moves its
+	// leadership away it keeps answering its peers (it may be the active controller
+	// handling the very request, or a leader its followers still fetch from).
+	serve, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.logs.Run(ctx)
+		b.logs.Run(serve)
 	}()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		b.replicas.Run(ctx)
+		b.replicas.Run(serve)
 	}()
 	// The coordinator's goroutines are its own: Close below waits for them.
 	b.coord.Start()
@@ -302,26 +305,31 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.accept(ctx, ln)
+			b.accept(serve, ln)
 		}()
 	}
 	if cl := b.cluster; cl != nil {
-		for _, run := range []func(context.Context){cl.acceptController, cl.runControllerDuties, cl.runBrokerLifecycle} {
+		for _, run := range []func(context.Context){cl.acceptController, cl.runControllerDuties} {
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				run(ctx)
+				run(serve)
 			}()
 		}
+		// Heartbeats stop when shutdown begins; the controlled shutdown sends its own.
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			cl.runBrokerLifecycle(ctx)
+		}()
 	}
 	b.logger.Info("samsa broker started", "node.id", b.cfg.NodeID, "listener", b.Addr(),
 		"advertised", net.JoinHostPort(b.advertisedHost, strconv.Itoa(int(b.advertisedPort))), "log.dirs", b.cfg.LogDirs[0])
 	<-ctx.Done()
 	if b.cluster != nil {
-		// While the listeners still serve: followers keep fetching from this node until
-		// the controller has moved its leadership away.
 		b.cluster.controlledShutdown()
 	}
+	stopServing()
 	for _, ln := range b.listeners {
 		ln.Close()
 	}

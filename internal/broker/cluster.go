@@ -107,6 +107,9 @@ func (cl *cluster) controllerAPITable() map[kmsg.Key]api {
 		{kmsg.CreatePartitions, 0, 3, cl.activeOnly(b.handleCreatePartitions)},
 		{kmsg.AlterConfigs, 0, 2, cl.activeOnly(b.handleAlterConfigs)},
 		{kmsg.IncrementalAlterConfigs, 0, 1, cl.activeOnly(b.handleIncrementalAlterConfigs)},
+		{kmsg.ElectLeaders, 0, 2, cl.activeOnly(b.handleElectLeaders)},
+		{kmsg.AlterPartitionAssignments, 0, 0, cl.activeOnly(b.handleAlterPartitionReassignments)},
+		{kmsg.ListPartitionReassignments, 0, 0, cl.activeOnly(b.handleListPartitionReassignments)},
 	}
 	m := make(map[kmsg.Key]api, len(list))
 	for _, a := range list {
@@ -116,7 +119,8 @@ func (cl *cluster) controllerAPITable() map[kmsg.Key]api {
 }
 
 // forwardedKeys are the admin APIs a broker listener forwards to the active controller.
-var forwardedKeys = []kmsg.Key{kmsg.CreateTopics, kmsg.DeleteTopics, kmsg.CreatePartitions, kmsg.AlterConfigs, kmsg.IncrementalAlterConfigs, kmsg.DescribeQuorum}
+var forwardedKeys = []kmsg.Key{kmsg.CreateTopics, kmsg.DeleteTopics, kmsg.CreatePartitions, kmsg.AlterConfigs, kmsg.IncrementalAlterConfigs, kmsg.DescribeQuorum,
+	kmsg.ElectLeaders, kmsg.AlterPartitionAssignments, kmsg.ListPartitionReassignments}
 
 // errNotActive closes a controller connection on a node that is not the active
 // controller: the peer looks the leader up again and retries there.
@@ -369,6 +373,26 @@ func errorResponse(req kmsg.Request, err error) kmsg.Response {
 		return resp
 	case *kmsg.DescribeQuorumRequest:
 		return describeQuorumErrorResponse(r, err)
+	case *kmsg.ElectLeadersRequest:
+		return electLeadersErrorResponse(r, err)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		resp := r.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		for _, t := range r.Topics {
+			st := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+			st.Topic = t.Topic
+			for _, p := range t.Partitions {
+				sp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+				sp.Partition, sp.ErrorCode, sp.ErrorMessage = p.Partition, code, msg
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	case *kmsg.ListPartitionReassignmentsRequest:
+		resp := r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, msg
+		return resp
 	case *kmsg.IncrementalAlterConfigsRequest:
 		resp := r.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 		for _, res := range r.Resources {

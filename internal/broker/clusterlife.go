@@ -108,15 +108,34 @@ func (cl *cluster) handleAllocateProducerIDs(ctx context.Context, _ *conn, kreq 
 }
 
 // runControllerDuties follows this node's Raft leadership: while it is the active
-// controller it fences brokers whose heartbeats stopped.
+// controller it fences brokers whose heartbeats stopped and, with
+// auto.leader.rebalance.enable, moves leadership back to preferred replicas every
+// leader.imbalance.check.interval.seconds.
 func (cl *cluster) runControllerDuties(ctx context.Context) {
 	tick := time.NewTicker(max(cl.b.cfg.BrokerSessionTimeout/8, 50*time.Millisecond))
 	defer tick.Stop()
+	var rebalance <-chan time.Time
+	if cl.b.cfg.AutoLeaderRebalanceEnable {
+		rt := time.NewTicker(max(cl.b.cfg.LeaderImbalanceCheckInterval, time.Second))
+		defer rt.Stop()
+		rebalance = rt.C
+	}
 	active := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-rebalance:
+			if !active || !cl.raft.IsActive() {
+				continue
+			}
+			moved, err := cl.b.ctl.RebalanceLeaders(ctx)
+			if err != nil && ctx.Err() == nil {
+				cl.b.logger.Warn("rebalancing partition leaders", "err", err)
+			}
+			if len(moved) > 0 {
+				cl.b.logger.Info("moved leadership back to preferred replicas", "partitions", len(moved))
+			}
 		case a, ok := <-cl.raft.ActiveCh():
 			if !ok {
 				return
@@ -229,6 +248,10 @@ func (cl *cluster) heartbeat(ctx context.Context, wantShutdown bool) (*kmsg.Brok
 	return r, codeError(r.ErrorCode, nil)
 }
 
+// controlledShutdownNoQuorum is how long a stopping broker waits for a controller to
+// appear before it gives up its controlled shutdown.
+const controlledShutdownNoQuorum = 3 * time.Second
+
 // controlledShutdown asks the controller to move this broker's leadership away and
 // waits, up to controlled.shutdown.timeout.ms, until it says the broker may stop. If
 // this node is the active controller it then hands the Raft leadership over, so the
@@ -238,14 +261,28 @@ func (cl *cluster) controlledShutdown() {
 	if b.cfg.ControlledShutdownEnable && cl.epoch.Load() >= 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ControlledShutdownTimeout)
 		defer cancel()
+		// When the whole cluster stops at once the quorum goes away under the last
+		// nodes: nobody can move their leadership, so they stop without waiting out the
+		// timeout once no controller has been known for a while.
+		leaderless := time.Time{}
 		for {
-			res, err := cl.heartbeat(ctx, true)
+			hctx, hcancel := context.WithTimeout(ctx, time.Second)
+			res, err := cl.heartbeat(hctx, true)
+			hcancel()
 			if err == nil && res.ShouldShutdown {
 				b.logger.Info("controlled shutdown: leadership moved away")
 				break
 			}
 			if ctx.Err() != nil {
 				b.logger.Warn("controlled shutdown timed out; stopping anyway", "err", err)
+				break
+			}
+			if _, ok := cl.raft.Leader(); ok {
+				leaderless = time.Time{}
+			} else if leaderless.IsZero() {
+				leaderless = time.Now()
+			} else if time.Since(leaderless) > controlledShutdownNoQuorum {
+				b.logger.Warn("controlled shutdown: no active controller (the quorum is gone); stopping anyway")
 				break
 			}
 			sleepCtx(ctx, 100*time.Millisecond)

@@ -43,6 +43,8 @@ var commands = []command{
 	{"configs", "describe and alter topic and broker configs (kafka-configs.sh)", runConfigs},
 	{"get-offsets", "print partition offsets (kafka-get-offsets.sh)", runGetOffsets},
 	{"delete-records", "delete records up to an offset (kafka-delete-records.sh)", runDeleteRecords},
+	{"reassign-partitions", "move partition replicas between brokers (kafka-reassign-partitions.sh)", runReassignPartitions},
+	{"leader-election", "elect preferred or unclean partition leaders (kafka-leader-election.sh)", runLeaderElection},
 	{"broker-api-versions", "print the API versions each broker supports (kafka-broker-api-versions.sh)", runBrokerAPIVersions},
 	{"metadata-quorum", "describe the metadata quorum: leader, voters, replication (kafka-metadata-quorum.sh)", runMetadataQuorum},
 	{"metadata", "browse the cluster metadata like zkCli.sh: ls /brokers/ids, get /controller, ...", runMetadataShell},

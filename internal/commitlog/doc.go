@@ -8,6 +8,7 @@
 //	<log.dirs>/
 //	  recovery-point-offset-checkpoint   per partition: offset below which data is fsynced
 //	  log-start-offset-checkpoint        per partition: first offset still in the log
+//	  replication-offset-checkpoint      per partition: high watermark
 //	  cleaner-offset-checkpoint          per compacted partition: offset the cleaner cleaned to
 //	  .samsa_cleanshutdown               present only after a clean Manager.Close
 //	  <topic>-<partition>/               e.g. my-topic-0 (topic names may contain '-')
@@ -91,13 +92,34 @@
 // Rewritten (temp file, fsync, rename, fsync dir) whenever an append brings a new epoch,
 // and on truncation or log start offset changes.
 //
-// # recovery-point-offset-checkpoint, log-start-offset-checkpoint, cleaner-offset-checkpoint
+// # recovery-point-offset-checkpoint, log-start-offset-checkpoint, cleaner-offset-checkpoint, replication-offset-checkpoint
 //
-// Text, as Kafka's OffsetCheckpointFile: "0", the entry count, then one line per
-// partition "<topic> <partition> <offset>". Written atomically like the epoch file,
-// every CheckpointInterval and at Close. cleaner-offset-checkpoint is written after
-// every Manager.RunCleaner pass that cleaned something; a stale or missing one only
-// makes the cleaner redo work.
+// Text, as Kafka's OffsetCheckpointFile, ASCII, every line ended by one '\n':
+//
+//	0                  version, always 0
+//	2                  number of entries, decimal
+//	orders 0 1200      "<topic> <partition> <offset>", single spaces: the topic name as
+//	orders 1 977       is (it has no spaces), partition and offset in decimal
+//
+// Entries are in no particular order; nothing may follow the last one but blank lines.
+// A reader refuses another version, a count that is negative, above 2^24 or not
+// matching the lines, and any line without exactly three fields, naming the file in
+// the error. The files are written atomically like the epoch file (temp file, fsync,
+// rename, fsync dir). recovery-point-offset-checkpoint and log-start-offset-checkpoint
+// are written every ManagerOptions.CheckpointInterval and at Close.
+// cleaner-offset-checkpoint is written after every Manager.RunCleaner pass that cleaned
+// something; a stale or missing one only makes the cleaner redo work.
+//
+// replication-offset-checkpoint holds each partition's high watermark (Kafka's file of
+// that name), written every ManagerOptions.HighWatermarkCheckpointInterval
+// (replica.high.watermark.checkpoint.interval.ms, default 5 s) and at Close. Manager
+// restores a log's high watermark from it when it opens the log, clamped to [log start,
+// log end]; a partition it does not name, and every partition when the file is
+// unreadable (logged), starts at its log start. As high watermarks only move forward
+// while a log is open, a stale file holds values too low, never too high (but for a
+// follower's truncation, which the clamp covers): the replica layer raises them again
+// as replication confirms the records, so no consumer reads a record after a restart
+// that was not committed before it.
 //
 // # partition.metadata
 //
@@ -130,7 +152,8 @@
 //     segment is deleted; the indexes of scanned segments are rebuilt from scratch and
 //     the leader epoch cache is fed with their batches. Recovered segments are fsynced.
 //  4. The log end offset, recovery point and high watermark become the end of the last
-//     valid batch; the log start offset is max(logStartOffset, first segment base). The
+//     valid batch (the Manager then restores the high watermark from
+//     replication-offset-checkpoint); the log start offset is max(logStartOffset, first segment base). The
 //     epoch cache drops entries past the end.
 //  5. Producer state: producerstate.LoadSnapshot at or below the end, then every
 //     idempotent batch after the snapshot is replayed (producerstate.Update).

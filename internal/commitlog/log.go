@@ -838,7 +838,8 @@ func (l *Log) LogEndOffset() int64 {
 }
 
 // HighWatermark is the offset below which records are committed and readable. It starts
-// at the log end offset found by Open.
+// at the log end offset found by Open; Manager.GetOrCreate then restores the one of
+// replication-offset-checkpoint.
 func (l *Log) HighWatermark() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

@@ -23,8 +23,10 @@ import (
 const (
 	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
 	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"
-	CleanShutdownFile            = ".samsa_cleanshutdown"
-	PartitionMetadataFile        = "partition.metadata"
+	// HighWatermarkCheckpointFile is Kafka's replication-offset-checkpoint.
+	HighWatermarkCheckpointFile = "replication-offset-checkpoint"
+	CleanShutdownFile           = ".samsa_cleanshutdown"
+	PartitionMetadataFile       = "partition.metadata"
 )
 
 // TopicPartition names a partition.
@@ -55,8 +57,12 @@ type ManagerOptions struct {
 	// RetentionCheckInterval is log.retention.check.interval.ms (Kafka: 5 minutes).
 	// Producer-id expiration runs on the same tick.
 	RetentionCheckInterval time.Duration
-	// CheckpointInterval is how often the dir-level checkpoints are written (Kafka: 60 s).
+	// CheckpointInterval is how often the recovery point and log start checkpoints are
+	// written (Kafka: 60 s).
 	CheckpointInterval time.Duration
+	// HighWatermarkCheckpointInterval is replica.high.watermark.checkpoint.interval.ms:
+	// how often replication-offset-checkpoint is written. Zero means 5 s (Kafka's).
+	HighWatermarkCheckpointInterval time.Duration
 	// FlushCheckInterval is log.flush.scheduler.interval.ms: how often flush.ms is checked
 	// and segments sealed by a roll are flushed. Zero means 1 s.
 	FlushCheckInterval time.Duration
@@ -90,12 +96,13 @@ type Manager struct {
 	mu sync.Mutex // guards the fields below
 	// logs are the open partition logs.
 	logs map[TopicPartition]*Log
-	// onDisk are the partitions found at open; recoveryPoints and logStarts hold
-	// their checkpointed offsets until they are opened, so a checkpoint written
-	// meanwhile does not forget them.
+	// onDisk are the partitions found at open; recoveryPoints, logStarts and
+	// highWatermarks hold their checkpointed offsets until they are opened, so a
+	// checkpoint written meanwhile does not forget them.
 	onDisk         []TopicPartition
 	recoveryPoints map[TopicPartition]int64
 	logStarts      map[TopicPartition]int64
+	highWatermarks map[TopicPartition]int64
 	unopened       map[TopicPartition]bool // on disk, not yet opened this session
 	closed         bool
 }
@@ -107,6 +114,9 @@ func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
 	}
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Minute
+	}
+	if opts.HighWatermarkCheckpointInterval <= 0 {
+		opts.HighWatermarkCheckpointInterval = 5 * time.Second
 	}
 	if opts.FlushCheckInterval <= 0 {
 		opts.FlushCheckInterval = time.Second
@@ -133,6 +143,13 @@ func OpenManager(dir string, opts ManagerOptions) (*Manager, error) {
 	if m.logStarts, err = readOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile)); err != nil {
 		m.logger.Warn("commitlog: log start offset checkpoint unreadable", "err", err)
 		m.logStarts = map[TopicPartition]int64{}
+	}
+	if m.highWatermarks, err = readOffsetCheckpoint(filepath.Join(dir, HighWatermarkCheckpointFile)); err != nil {
+		// Without it every log reopens with its high watermark at its log start, which
+		// is safe: a leader's climbs again as its in-sync followers fetch, a follower's
+		// from its leader's answers.
+		m.logger.Warn("commitlog: high watermark checkpoint unreadable", "err", err)
+		m.highWatermarks = map[TopicPartition]int64{}
 	}
 	if m.cleanerPoints, err = readOffsetCheckpoint(filepath.Join(dir, CleanerCheckpointFile)); err != nil {
 		// Without it every compacted log is cleaned again from its start: slow, safe.
@@ -182,6 +199,11 @@ func (m *Manager) Partitions() []TopicPartition {
 
 // GetOrCreate opens the partition's log, creating its directory if needed. topicID is
 // written to the partition.metadata file. An already open log is returned as is.
+//
+// The high watermark of a log found on disk is restored from
+// replication-offset-checkpoint, clamped to [log start, log end]; a partition the
+// checkpoint does not name starts at its log start (Kafka does the same). Everything
+// past it counts as uncommitted until replication says otherwise.
 func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -207,6 +229,10 @@ func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (
 	l, err := Open(dir, cfg, rp, ls, opts)
 	if err != nil {
 		return nil, err
+	}
+	if existed {
+		// 0 when unknown; SetHighWatermark keeps it at or below the log end.
+		l.SetHighWatermark(max(m.highWatermarks[tp], l.LogStartOffset()))
 	}
 	m.pointsMu.Lock()
 	l.cleanedTo = m.cleanerPoints[tp]
@@ -270,6 +296,7 @@ func (m *Manager) Delete(tp TopicPartition) error {
 	delete(m.logs, tp)
 	delete(m.recoveryPoints, tp)
 	delete(m.logStarts, tp)
+	delete(m.highWatermarks, tp)
 	delete(m.unopened, tp)
 	m.onDisk = slices.DeleteFunc(m.onDisk, func(x TopicPartition) bool { return x == tp })
 	m.mu.Unlock()
@@ -306,6 +333,8 @@ func (m *Manager) Run(ctx context.Context) {
 	defer flush.Stop()
 	checkpoint := time.NewTicker(m.opts.CheckpointInterval)
 	defer checkpoint.Stop()
+	hwCheckpoint := time.NewTicker(m.opts.HighWatermarkCheckpointInterval)
+	defer hwCheckpoint.Stop()
 	var cleanerC <-chan time.Time
 	if !m.opts.DisableCleaner {
 		cleaner := time.NewTicker(m.opts.CleanerBackoff)
@@ -325,6 +354,10 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-checkpoint.C:
 			if err := m.WriteCheckpoints(); err != nil {
 				m.logger.Error("commitlog: write checkpoints", "err", err)
+			}
+		case <-hwCheckpoint.C:
+			if err := m.WriteHighWatermarkCheckpoint(); err != nil {
+				m.logger.Error("commitlog: write high watermark checkpoint", "err", err)
 			}
 		}
 	}
@@ -386,6 +419,32 @@ func (m *Manager) WriteCheckpoints() error {
 	)
 }
 
+// WriteHighWatermarkCheckpoint writes replication-offset-checkpoint: the high
+// watermark of every partition of the directory. Run calls it every
+// HighWatermarkCheckpointInterval, Close once more at the end. A stale file is safe: a
+// high watermark restored too low climbs again as replication confirms the records,
+// and one above the log end (the follower truncated since) is clamped at open.
+func (m *Manager) WriteHighWatermarkCheckpoint() error {
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	m.mu.Lock()
+	hws := make(map[TopicPartition]int64, len(m.onDisk))
+	for tp := range m.unopened {
+		if off, ok := m.highWatermarks[tp]; ok {
+			hws[tp] = off
+		}
+	}
+	logs := make(map[TopicPartition]*Log, len(m.logs))
+	for tp, l := range m.logs {
+		logs[tp] = l
+	}
+	m.mu.Unlock()
+	for tp, l := range logs {
+		hws[tp] = l.HighWatermark()
+	}
+	return writeOffsetCheckpoint(filepath.Join(m.dir, HighWatermarkCheckpointFile), hws)
+}
+
 // Close closes every log (each flushes and snapshots its producers), writes the
 // checkpoints, then the clean-shutdown marker. The marker is left out when a log
 // failed to close, or when the last shutdown was unclean and some partition was never
@@ -412,6 +471,9 @@ func (m *Manager) Close() error {
 	}
 	if err := m.WriteCheckpoints(); err != nil {
 		errs = append(errs, storageError("write checkpoints", err))
+	}
+	if err := m.WriteHighWatermarkCheckpoint(); err != nil {
+		errs = append(errs, storageError("write high watermark checkpoint", err))
 	}
 	if len(errs) == 0 && !needRecovery {
 		if err := atomicfile.WriteFile(filepath.Join(m.dir, CleanShutdownFile), nil); err != nil {

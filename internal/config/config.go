@@ -87,6 +87,10 @@ type Config struct {
 	ReplicaFetchMaxBytes         int32         // replica.fetch.max.bytes; default 1 MiB
 	ReplicaFetchResponseMaxBytes int32         // replica.fetch.response.max.bytes; default 10 MiB
 	ReplicaFetchBackoff          time.Duration // replica.fetch.backoff.ms; default 1 s
+	// Preferred-leader rebalancing by the active controller.
+	AutoLeaderRebalanceEnable          bool          // auto.leader.rebalance.enable; default true
+	LeaderImbalancePerBrokerPercentage int32         // leader.imbalance.per.broker.percentage; default 10
+	LeaderImbalanceCheckInterval       time.Duration // leader.imbalance.check.interval.seconds; default 300 s
 
 	// Broker defaults of topic-level configs that commitlog.Config does not carry.
 	MinInsyncReplicas              int32         // min.insync.replicas; default 1
@@ -541,6 +545,15 @@ func resolve(raw map[string]string) (*Config, error) {
 	if b, err := p.bool("controlled.shutdown.enable"); check(err) {
 		c.ControlledShutdownEnable = b
 	}
+	if b, err := p.bool("auto.leader.rebalance.enable"); check(err) {
+		c.AutoLeaderRebalanceEnable = b
+	}
+	if n, err := p.int("leader.imbalance.per.broker.percentage", 32); check(err) {
+		c.LeaderImbalancePerBrokerPercentage = int32(n)
+	}
+	if n, err := p.int("leader.imbalance.check.interval.seconds", 64); check(err) {
+		c.LeaderImbalanceCheckInterval = time.Duration(n) * time.Second
+	}
 
 	// log.retention.ms > log.retention.minutes > log.retention.hours; any negative
 	// result means "keep forever" (-1), as Kafka normalises it.
@@ -819,6 +832,10 @@ func (c *Config) Validate() error {
 		atLeast("replica.fetch.max.bytes", int64(c.ReplicaFetchMaxBytes), 1),
 		atLeast("replica.fetch.response.max.bytes", int64(c.ReplicaFetchResponseMaxBytes), 1),
 		atLeast("replica.fetch.backoff.ms", ms(c.ReplicaFetchBackoff), 0),
+		atLeast("leader.imbalance.per.broker.percentage", int64(c.LeaderImbalancePerBrokerPercentage), 0),
+		atMost("leader.imbalance.per.broker.percentage", int64(c.LeaderImbalancePerBrokerPercentage), 100),
+		// A zero interval would make the controller's ticker panic.
+		atLeast("leader.imbalance.check.interval.seconds", int64(c.LeaderImbalanceCheckInterval/time.Second), 1),
 		atLeast("offsets.topic.num.partitions", int64(c.OffsetsTopicNumPartitions), 1),
 		atLeast("offsets.topic.replication.factor", int64(c.OffsetsTopicReplicationFactor), 1),
 		atLeast("offsets.topic.segment.bytes", int64(c.OffsetsTopicSegmentBytes), minSegmentBytes),

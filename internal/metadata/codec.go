@@ -60,6 +60,8 @@ type filePartition struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	Adding         []int32 `json:"addingReplicas,omitempty"`
+	Removing       []int32 `json:"removingReplicas,omitempty"`
 }
 
 // EncodeImage renders img in the metadata file format (see the package doc). The
@@ -87,6 +89,7 @@ func EncodeImage(img *Image) ([]byte, error) {
 			ft.Partitions = append(ft.Partitions, filePartition{
 				ID: p.ID, Replicas: p.Replicas, ISR: nonNil(p.ISR), Leader: p.Leader,
 				LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				Adding: p.AddingReplicas, Removing: p.RemovingReplicas,
 			})
 		}
 		f.Topics = append(f.Topics, ft)
@@ -162,6 +165,7 @@ func DecodeImage(data []byte) (*Image, error) {
 			recs = append(recs, Record{Type: RecordPartition, Partition: &PartitionRecord{
 				TopicID: t.ID, PartitionID: p.ID, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader,
 				LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				AddingReplicas: p.Adding, RemovingReplicas: p.Removing,
 			}})
 		}
 		recs = appendConfigRecords(recs, ConfigResourceTopic, t.Name, t.Configs)

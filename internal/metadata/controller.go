@@ -60,6 +60,10 @@ type ControllerConfig struct {
 	UncleanLeaderElection func(topicConfigs map[string]string) bool
 	// Now is the clock of broker sessions; nil is time.Now. Tests replace it.
 	Now func() time.Time
+	// LeaderImbalancePerBrokerPercentage is leader.imbalance.per.broker.percentage, the
+	// imbalance RebalanceLeaders tolerates. 0 means Kafka's default, 10; a negative
+	// value means none (any imbalance triggers a preferred election).
+	LeaderImbalancePerBrokerPercentage int32
 }
 
 // NewController returns a controller proposing to q.
@@ -72,6 +76,12 @@ func NewController(q Quorum, cfg ControllerConfig) *Controller {
 	}
 	if cfg.BrokerSessionTimeout == 0 {
 		cfg.BrokerSessionTimeout = 9 * time.Second
+	}
+	switch {
+	case cfg.LeaderImbalancePerBrokerPercentage == 0:
+		cfg.LeaderImbalancePerBrokerPercentage = 10
+	case cfg.LeaderImbalancePerBrokerPercentage < 0:
+		cfg.LeaderImbalancePerBrokerPercentage = 0
 	}
 	return &Controller{q: q, cfg: cfg, sem: make(chan struct{}, 1), intn: rand.IntN}
 }

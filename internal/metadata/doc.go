@@ -43,7 +43,10 @@
 //	      "configs": {"retention.ms": "1000"},   // omitted when empty
 //	      "partitions": [           // partition i at index i, "id": i
 //	        {"id": 0, "replicas": [1, 2], "isr": [1, 2], "leader": 1,
-//	         "leaderEpoch": 0, "partitionEpoch": 0}
+//	         "leaderEpoch": 0, "partitionEpoch": 0,
+//	         "addingReplicas": [3],      // reassignment in progress: target replicas
+//	         "removingReplicas": [1]}    // not yet caught up / old replicas leaving;
+//	                                     // each omitted when empty
 //	      ]
 //	    }
 //	  ]
@@ -51,7 +54,9 @@
 //
 // Partition invariants (also enforced by Apply): replicas non-empty, distinct, registered
 // brokers; isr a subset of replicas; leader is -1 (none) or a member of isr; isr is empty
-// only when leader is -1; epochs >= 0.
+// only when leader is -1; epochs >= 0; addingReplicas and removingReplicas are distinct,
+// disjoint subsets of replicas, and the target (replicas minus removingReplicas) is
+// never empty.
 //
 // Decoding (DecodeImage) turns the file back into the records that build it and applies
 // them to an empty image, so a file that parses but breaks an invariant is rejected

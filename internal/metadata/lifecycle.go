@@ -283,9 +283,11 @@ func (c *Controller) AlterPartition(ctx context.Context, req AlterPartitionReque
 	if sameMembers(req.ISR, p.ISR) {
 		return *p, nil
 	}
-	next, err := c.q.Propose(ctx, []Record{{Type: RecordPartitionChange, PartitionChange: &PartitionChangeRecord{
-		TopicID: t.ID, PartitionID: p.ID, ISR: slices.Clone(req.ISR),
-	}}})
+	// A reassignment completes as soon as the ISR holds its whole target.
+	want := *p
+	want.ISR = slices.Clone(req.ISR)
+	want, _ = completeReassignment(want, func(r int32) bool { return img.Brokers[r].Usable() })
+	next, err := c.q.Propose(ctx, changeRecords(t.ID, p, want))
 	if err != nil {
 		return Partition{}, fmt.Errorf("metadata: alter partition %s: %w", where, err)
 	}

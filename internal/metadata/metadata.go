@@ -57,6 +57,17 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas are set while a reassignment is in progress
+	// (nil otherwise): Replicas is then the target followed by the replicas being
+	// removed, AddingReplicas the target replicas that were not replicas before, and
+	// RemovingReplicas the old replicas that are not in the target.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning reports whether a reassignment of the partition is in progress.
+func (p *Partition) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
 }
 
 // HasLeader reports whether the partition has a leader (Leader is -1 when it has none).

@@ -97,6 +97,10 @@ type PartitionRecord struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas describe a reassignment in progress (see
+	// reassign.go); both are omitted when none is.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // PartitionChangeRecord changes an existing partition; nil fields are unchanged. As in
@@ -108,6 +112,12 @@ type PartitionChangeRecord struct {
 	Leader      *int32  `json:"leader,omitempty"` // -1: no leader
 	ISR         []int32 `json:"isr,omitempty"`
 	Replicas    []int32 `json:"replicas,omitempty"`
+	// AddingReplicas and RemovingReplicas set the reassignment state. Unlike the fields
+	// above they distinguish nil from empty: nil (the key absent from the JSON, thanks to
+	// omitzero) leaves the state unchanged, and an empty non-nil slice (JSON []) clears
+	// it, which is how a completed or cancelled reassignment is recorded.
+	AddingReplicas   []int32 `json:"addingReplicas,omitzero"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitzero"`
 }
 
 // RemoveTopicRecord deletes a topic and its partitions.
@@ -410,14 +420,19 @@ func (a *applier) partition(r *PartitionRecord) error {
 	if err := a.checkPlacement(where, r.Replicas, r.ISR, r.Leader); err != nil {
 		return err
 	}
+	if err := checkReassignment(where, r.Replicas, r.AddingReplicas, r.RemovingReplicas); err != nil {
+		return err
+	}
 	t = a.mutableTopic(r.TopicID)
 	p := Partition{
-		ID:             r.PartitionID,
-		Replicas:       slices.Clone(r.Replicas),
-		ISR:            slices.Clone(r.ISR),
-		Leader:         r.Leader,
-		LeaderEpoch:    r.LeaderEpoch,
-		PartitionEpoch: r.PartitionEpoch,
+		ID:               r.PartitionID,
+		Replicas:         slices.Clone(r.Replicas),
+		ISR:              slices.Clone(r.ISR),
+		Leader:           r.Leader,
+		LeaderEpoch:      r.LeaderEpoch,
+		PartitionEpoch:   r.PartitionEpoch,
+		AddingReplicas:   nilIfEmpty(r.AddingReplicas),
+		RemovingReplicas: nilIfEmpty(r.RemovingReplicas),
 	}
 	if p.ISR == nil {
 		p.ISR = []int32{}
@@ -450,7 +465,16 @@ func (a *applier) partitionChange(r *PartitionChangeRecord) error {
 	if r.Leader != nil {
 		p.Leader = *r.Leader
 	}
+	if r.AddingReplicas != nil {
+		p.AddingReplicas = nilIfEmpty(r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		p.RemovingReplicas = nilIfEmpty(r.RemovingReplicas)
+	}
 	if err := a.checkPlacement(where, p.Replicas, p.ISR, p.Leader); err != nil {
+		return err
+	}
+	if err := checkReassignment(where, p.Replicas, p.AddingReplicas, p.RemovingReplicas); err != nil {
 		return err
 	}
 	if p.Leader != old.Leader {

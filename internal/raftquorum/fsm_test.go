@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -51,6 +52,7 @@ func TestSlogWriter(t *testing.T) {
 		{"[ERROR] raft: broken: error=x\n", "level=ERROR msg=\"raft: broken: error=x\""},
 		{"[INFO]  raft: odd\n", "level=WARN msg=\"[INFO]  raft: odd\""},
 		{"\n", ""},
+		{"[ERROR] raft: failed to heartbeat to: peer=x\n[ERROR] raft: failed to heartbeat to: peer=x\n", "level=WARN msg=\"raft: failed to heartbeat to: peer=x\""},
 	} {
 		var buf bytes.Buffer
 		l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -59,7 +61,7 @@ func TestSlogWriter(t *testing.T) {
 			}
 			return a
 		}}))
-		if n, err := (slogWriter{l}).Write([]byte(tc.in)); err != nil || n != len(tc.in) {
+		if n, err := (&slogWriter{l: l, last: map[string]time.Time{}}).Write([]byte(tc.in)); err != nil || n != len(tc.in) {
 			t.Fatalf("Write(%q) = %d, %v", tc.in, n, err)
 		}
 		if got := strings.TrimSpace(buf.String()); got != tc.want {

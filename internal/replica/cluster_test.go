@@ -26,20 +26,33 @@ import (
 // leader's Manager (ReadForFollower), ISR changes are proposed as the controller would.
 type testCluster struct {
 	t       *testing.T
+	o       clusterOptions
 	q       metadata.Quorum
 	nodes   map[int32]*testNode
 	topic   string
 	topicID metadata.UUID
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// alters counts the AlterPartition calls, refused those the controller refused.
+	alters, refused atomic.Int64
 }
 
 type testNode struct {
-	id   int32
-	logs *commitlog.Manager
-	m    *Manager
+	id  int32
+	dir string // data directory, kept across restarts
 	// cut makes this node's fetches fail, as if it were partitioned away.
 	cut atomic.Bool
+
+	mu     sync.Mutex // guards the fields below, replaced by a restart
+	logs   *commitlog.Manager
+	m      *Manager
+	cancel context.CancelFunc // stops m.Run
+	done   chan struct{}      // closed when m.Run returned
+}
+
+// manager is the node's current Manager.
+func (n *testNode) manager() *Manager {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m
 }
 
 type clusterOptions struct {
@@ -57,52 +70,35 @@ func startCluster(t *testing.T, o clusterOptions) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tc := &testCluster{t: t, q: q, nodes: make(map[int32]*testNode), topic: "t", topicID: metadata.RandomUUID(), cancel: cancel}
+	ctx := context.Background()
+	tc := &testCluster{t: t, o: o, q: q, nodes: make(map[int32]*testNode), topic: "t", topicID: metadata.RandomUUID()}
 	for id := int32(1); id <= int32(o.nodes); id++ {
 		if err := metadata.RegisterBroker(ctx, q, metadata.Broker{ID: id, Host: "node" + strconv.Itoa(int(id)), Port: 9092}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for id := int32(1); id <= int32(o.nodes); id++ {
-		logs, err := commitlog.OpenManager(t.TempDir(), commitlog.ManagerOptions{DisableCleaner: true})
-		if err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		for _, n := range tc.nodes {
+			tc.stopNode(n)
 		}
-		n := &testNode{id: id, logs: logs}
-		n.m = NewManager(Options{
-			NodeID:              id,
-			Logs:                logs,
-			LogConfig:           testLogConfig,
-			Fetch:               tc.fetch,
-			AlterPartition:      tc.alterPartition,
-			ReplicaLagTimeMax:   o.lagTime,
-			ReplicaFetchWaitMax: 20 * time.Millisecond,
-			ReplicaFetchBackoff: 10 * time.Millisecond,
-		})
+		q.Close()
+	})
+	for id := int32(1); id <= int32(o.nodes); id++ {
+		n := &testNode{id: id, dir: t.TempDir()}
+		tc.nodes[id] = n
 		q.Subscribe(func(_, next *metadata.Image) {
-			if err := n.m.Reconcile(next); err != nil {
-				t.Errorf("node %d reconcile: %v", id, err)
+			// Under n.mu, so a restart neither closes the logs under a Reconcile nor
+			// misses an image between its first Reconcile and publishing the Manager.
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			if n.m != nil {
+				if err := n.m.Reconcile(next); err != nil {
+					t.Errorf("node %d reconcile: %v", id, err)
+				}
 			}
 		})
-		if err := n.m.Reconcile(q.Image()); err != nil {
-			t.Fatal(err)
-		}
-		tc.nodes[id] = n
-		tc.wg.Add(1)
-		go func() {
-			defer tc.wg.Done()
-			n.m.Run(ctx)
-		}()
+		tc.startNode(n)
 	}
-	t.Cleanup(func() {
-		cancel()
-		tc.wg.Wait()
-		q.Close()
-		for _, n := range tc.nodes {
-			n.logs.Close()
-		}
-	})
 
 	replicas := make([]int32, 0, o.nodes)
 	for id := int32(1); id <= int32(o.nodes); id++ {
@@ -121,6 +117,67 @@ func startCluster(t *testing.T, o clusterOptions) *testCluster {
 		t.Fatal(err)
 	}
 	return tc
+}
+
+// startNode opens the node's data directory and starts a Manager on it, reconciled
+// with the current image.
+func (tc *testCluster) startNode(n *testNode) {
+	tc.t.Helper()
+	logs, err := commitlog.OpenManager(n.dir, commitlog.ManagerOptions{DisableCleaner: true})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	m := NewManager(Options{
+		NodeID:              n.id,
+		Logs:                logs,
+		LogConfig:           testLogConfig,
+		Fetch:               tc.fetch,
+		AlterPartition:      tc.alterPartition,
+		ReplicaLagTimeMax:   tc.o.lagTime,
+		ReplicaFetchWaitMax: 20 * time.Millisecond,
+		ReplicaFetchBackoff: 10 * time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.logs, n.m, n.cancel, n.done = logs, m, cancel, done
+	if err := m.Reconcile(tc.q.Image()); err != nil {
+		tc.t.Error(err)
+	}
+	go func() {
+		defer close(done)
+		m.Run(ctx)
+	}()
+}
+
+// stopNode stops the node's Manager and closes its logs cleanly (writing their
+// checkpoints); the node keeps its data directory.
+func (tc *testCluster) stopNode(n *testNode) {
+	n.mu.Lock()
+	logs, cancel, done := n.logs, n.cancel, n.done
+	n.logs, n.m, n.cancel, n.done = nil, nil, nil, nil
+	n.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+	if err := logs.Close(); err != nil {
+		tc.t.Errorf("node %d: close logs: %v", n.id, err)
+	}
+}
+
+// restart stops every node, then starts them again on their data directories, as a
+// whole cluster restarting after a clean shutdown.
+func (tc *testCluster) restart() {
+	tc.t.Helper()
+	for _, n := range tc.nodes {
+		tc.stopNode(n)
+	}
+	for _, n := range tc.nodes {
+		tc.startNode(n)
+	}
 }
 
 // testLogConfig is the default log config with the topic's min.insync.replicas.
@@ -143,7 +200,7 @@ func (tc *testCluster) tp() commitlog.TopicPartition {
 // part is node id's partition.
 func (tc *testCluster) part(id int32) *Partition {
 	tc.t.Helper()
-	p, err := tc.nodes[id].m.Get(tc.tp())
+	p, err := tc.nodes[id].manager().Get(tc.tp())
 	if err != nil {
 		tc.t.Fatalf("node %d: %v", id, err)
 	}
@@ -163,16 +220,35 @@ func (tc *testCluster) change(leader int32, isr []int32) {
 	}
 }
 
+// fence fences or unfences a broker, as the controller does when its heartbeats stop
+// or resume.
+func (tc *testCluster) fence(id int32, fenced bool) {
+	tc.t.Helper()
+	if _, err := tc.q.Propose(context.Background(), []metadata.Record{{Type: metadata.RecordBrokerChange,
+		BrokerChange: &metadata.BrokerChangeRecord{ID: id, Fenced: &fenced}}}); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
 // alterPartition is the controller's side of AlterPartition: the change applies only to
-// the epochs it is based on.
+// the epochs it is based on, and only usable brokers may join the ISR.
 func (tc *testCluster) alterPartition(ctx context.Context, req AlterPartitionRequest) error {
+	tc.alters.Add(1)
 	img := tc.q.Image()
 	part := img.Partition(req.Topic, req.Partition)
 	if part == nil || req.TopicID != tc.topicID {
+		tc.refused.Add(1)
 		return kerr.UnknownTopicOrPartition
 	}
 	if part.LeaderEpoch != req.LeaderEpoch || part.PartitionEpoch != req.PartitionEpoch {
+		tc.refused.Add(1)
 		return fmt.Errorf("stale epochs %d/%d, now %d/%d: %w", req.LeaderEpoch, req.PartitionEpoch, part.LeaderEpoch, part.PartitionEpoch, kerr.InvalidUpdateVersion)
+	}
+	for _, id := range req.ISR {
+		if !slices.Contains(part.ISR, id) && !img.Brokers[id].Usable() {
+			tc.refused.Add(1)
+			return fmt.Errorf("broker %d cannot join the isr: %w", id, kerr.IneligibleReplica)
+		}
 	}
 	_, err := tc.q.Propose(ctx, []metadata.Record{{Type: metadata.RecordPartitionChange,
 		PartitionChange: &metadata.PartitionChangeRecord{TopicID: req.TopicID, PartitionID: req.Partition, ISR: req.ISR}}})
@@ -189,6 +265,10 @@ func (tc *testCluster) fetch(ctx context.Context, leader metadata.Broker, req *k
 	if ln == nil || fn == nil || fn.cut.Load() || ln.cut.Load() {
 		return nil, errCut
 	}
+	lm := ln.manager()
+	if lm == nil {
+		return nil, errCut // stopped
+	}
 	wake := make(chan struct{}, 1)
 	var watched []*Partition
 	defer func() {
@@ -199,7 +279,7 @@ func (tc *testCluster) fetch(ctx context.Context, leader metadata.Broker, req *k
 	timer := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	defer timer.Stop()
 	for {
-		resp, n, now, parts := serveFetch(ln.m, req)
+		resp, n, now, parts := serveFetch(lm, req)
 		if fn.cut.Load() || ln.cut.Load() {
 			// Cut while the fetch was in flight: the answer is lost on the way.
 			return nil, errCut
@@ -238,7 +318,7 @@ func serveFetch(m *Manager, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, b
 			var fr FollowerRead
 			if err == nil {
 				parts = append(parts, p)
-				fr, err = p.ReadForFollower(FollowerFetch{ReplicaID: req.ReplicaID, FetchOffset: rp.FetchOffset,
+				fr, err = p.ReadForFollower(FollowerFetch{ReplicaID: req.ReplicaID, FetchOffset: rp.FetchOffset, LogStartOffset: rp.LogStartOffset,
 					LastFetchedEpoch: rp.LastFetchedEpoch, CurrentLeaderEpoch: rp.CurrentLeaderEpoch,
 					MaxBytes: int(rp.PartitionMaxBytes), MinOneBatch: total == 0})
 			}

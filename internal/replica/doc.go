@@ -20,7 +20,28 @@
 // ISR changes go to the controller one at a time per partition (Options.AlterPartition)
 // and take effect when an image shows them: a periodic check drops followers that have
 // not caught up within replica.lag.time.max.ms, and a fetch that reaches the high
-// watermark and the start of the leader's epoch brings a follower back.
+// watermark and the start of the leader's epoch brings a follower back, if it is
+// eligible: it fetched in this leader epoch within replica.lag.time.max.ms and its
+// broker is registered, unfenced and not shutting down in the latest image (the
+// controller would refuse any other). A refused change is retried at the next check and
+// logged at WARN at most once a minute per partition.
+//
+// DeleteRecords raises the leader's log start offset; followers follow it from their
+// fetch responses and report theirs in their fetches. The low watermark is the smallest
+// log start offset of the leader and of every follower whose broker is alive
+// (registered, unfenced), as Kafka's; a DeleteRecords answers once it reaches the
+// requested offset (WaitForLowWatermark), or times out.
+//
+// # High watermark across restarts
+//
+// The commitlog checkpoints every partition's high watermark
+// (replication-offset-checkpoint, every replica.high.watermark.checkpoint.interval.ms
+// and at clean shutdown) and restores it when it opens the log, never above the log
+// end. A partition that becomes leader starts from that watermark and moves it only
+// with its in-sync followers' fetches; a follower starts from it and follows its
+// leader's. So records a leader had appended but not committed before a restart stay
+// invisible to consumers until they are replicated, and a follower's possibly divergent
+// tail is never exposed should it be elected later.
 //
 // # Follower
 //
@@ -42,5 +63,7 @@
 // under fetcher.mu and releases it before taking a partition's locks.
 //
 // On a single node every partition is led here and the ISR is this node alone, so the
-// high watermark follows the leader's appends exactly as before replication existed.
+// high watermark follows the leader's appends exactly as before replication existed
+// (after a restart it jumps to the log end as soon as the partition is led), and
+// DeleteRecords answers at once.
 package replica

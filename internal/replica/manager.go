@@ -66,7 +66,8 @@ type Manager struct {
 	// compared with the image.
 	strayChecked bool
 
-	// img is the latest image Reconcile saw; fetchers look leaders' endpoints up in it.
+	// img is the latest image Reconcile saw; fetchers look leaders' endpoints up in it,
+	// leaders the state of their followers' brokers (brokerUsable, brokerAlive).
 	img atomic.Pointer[metadata.Image]
 
 	fmu sync.Mutex // guards the fields below
@@ -176,7 +177,7 @@ func (m *Manager) checkISRs() {
 		p.mu.Lock()
 		p.maybeShrinkISRLocked(now)
 		for id, fs := range p.followers {
-			p.maybeExpandISRLocked(id, fs)
+			p.maybeExpandISRLocked(id, fs, now)
 		}
 		p.mu.Unlock()
 	}
@@ -198,11 +199,7 @@ func (m *Manager) goAlter(p *Partition, req *AlterPartitionRequest) bool {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		err := m.opts.AlterPartition(ctx, *req)
-		if err != nil {
-			m.logger.Warn("replica: isr change failed; retrying later", "topic", req.Topic, "partition", req.Partition, "isr", req.ISR, "err", err)
-		}
-		p.alterDone(req, err)
+		p.alterDone(req, m.opts.AlterPartition(ctx, *req))
 	}()
 	return true
 }
@@ -220,9 +217,9 @@ type change struct {
 // partition directories found on disk that the image does not know, which are the
 // remains of a topic deleted while this node was down. It never waits for the network.
 func (m *Manager) Reconcile(img *metadata.Image) error {
-	m.img.Store(img)
+	prev := m.img.Swap(img)
 	var changes []change
-	err := m.reconcile(img, &changes)
+	err := m.reconcile(img, !sameAliveBrokers(prev, img), &changes)
 	m.wakeFetchers()
 	if fn := m.opts.OnLeadershipChange; fn != nil {
 		for _, c := range changes {
@@ -232,7 +229,54 @@ func (m *Manager) Reconcile(img *metadata.Image) error {
 	return err
 }
 
-func (m *Manager) reconcile(img *metadata.Image, changes *[]change) error {
+// brokerUsable reports whether broker id may join an ISR as of the latest image:
+// registered, not fenced and not in controlled shutdown (the controller refuses the
+// others with INELIGIBLE_REPLICA).
+func (m *Manager) brokerUsable(id int32) bool {
+	img := m.img.Load()
+	if img == nil {
+		return false
+	}
+	b, ok := img.Brokers[id]
+	return ok && b.Usable()
+}
+
+// brokerAlive reports whether broker id is registered and not fenced as of the latest
+// image (Kafka's MetadataCache.hasAliveBroker): only such followers hold the low
+// watermark back.
+func (m *Manager) brokerAlive(id int32) bool {
+	img := m.img.Load()
+	if img == nil {
+		return false
+	}
+	b, ok := img.Brokers[id]
+	return ok && !b.Fenced
+}
+
+// sameAliveBrokers reports whether a and b have the same alive brokers (a may be nil).
+func sameAliveBrokers(a, b *metadata.Image) bool {
+	if a == nil {
+		return false
+	}
+	n := 0
+	for id, br := range b.Brokers {
+		if br.Fenced {
+			continue
+		}
+		n++
+		if old, ok := a.Brokers[id]; !ok || old.Fenced {
+			return false
+		}
+	}
+	for _, br := range a.Brokers {
+		if !br.Fenced {
+			n--
+		}
+	}
+	return n == 0
+}
+
+func (m *Manager) reconcile(img *metadata.Image, aliveChanged bool, changes *[]change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
@@ -256,7 +300,6 @@ func (m *Manager) reconcile(img *metadata.Image, changes *[]change) error {
 				m.deleteLocked(tp)
 				p = nil
 			}
-			fresh := p == nil
 			if p == nil {
 				log, err := m.opts.Logs.GetOrCreate(tp, t.ID, cfg)
 				if err != nil {
@@ -268,7 +311,7 @@ func (m *Manager) reconcile(img *metadata.Image, changes *[]change) error {
 			} else {
 				p.Log.SetConfig(cfg)
 			}
-			c, changed, err := m.apply(p, part, fresh)
+			c, changed, err := m.apply(p, part, aliveChanged)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -299,8 +342,15 @@ func (m *Manager) reconcile(img *metadata.Image, changes *[]change) error {
 
 // apply gives p the role the image's part says. A new leader epoch makes this node
 // start it (leader) or follow it (follower); otherwise only the replica set, ISR and
-// partition epoch change. fresh is set for a partition just opened.
-func (m *Manager) apply(p *Partition, part *metadata.Partition, fresh bool) (change, bool, error) {
+// partition epoch change. aliveChanged is set when a broker was fenced, unfenced,
+// registered or removed since the previous image, which may move a leader's low
+// watermark.
+//
+// A partition just opened has the high watermark the commitlog restored from its
+// checkpoint (at most its log end): a new leader keeps it until its in-sync followers'
+// fetches move it, a follower until its leader's answers do, so neither exposes a tail
+// that was not committed before the restart.
+func (m *Manager) apply(p *Partition, part *metadata.Partition, aliveChanged bool) (change, bool, error) {
 	newRole := roleNone
 	switch {
 	case part.Leader == m.opts.NodeID:
@@ -321,14 +371,6 @@ func (m *Manager) apply(p *Partition, part *metadata.Partition, fresh bool) (cha
 		p.pendingAlter = nil // the change (or another) is in the image now
 	}
 	var err error
-	if fresh && newRole != roleLeader {
-		// A log opens with its high watermark at its end, but a follower's tail may be
-		// uncommitted (and divergent): if the watermark stayed there and this node were
-		// elected later, it would expose those records as committed. The high
-		// watermark is not checkpointed, so start from the log start; the leader's
-		// fetch responses move it up again.
-		p.Log.SetHighWatermark(p.Log.LogStartOffset())
-	}
 	if roleChanged {
 		p.role, p.leader, p.leaderEpoch = newRole, part.Leader, part.LeaderEpoch
 		p.pendingAlter = nil
@@ -342,18 +384,26 @@ func (m *Manager) apply(p *Partition, part *metadata.Partition, fresh bool) (cha
 	if p.role == roleLeader {
 		// Followers added to or removed from the replica set.
 		now := m.now()
+		wake := aliveChanged
 		for _, id := range p.replicas {
 			if id != m.opts.NodeID && p.followers[id] == nil {
-				p.followers[id] = &followerState{leo: -1, lastFetchLeaderLEO: -1, lastCaughtUp: now}
+				p.followers[id] = newFollowerState()
+				p.followers[id].lastCaughtUp = now
+				wake = true
 			}
 		}
 		for id := range p.followers {
 			if !slices.Contains(p.replicas, id) {
 				delete(p.followers, id)
+				wake = true
 			}
 		}
 		// A smaller ISR may let the high watermark move.
 		p.maybeAdvanceHighWatermarkLocked()
+		if wake && !roleChanged {
+			// The low watermark may have moved (DeleteRecords waits on it).
+			p.wakeLocked()
+		}
 	}
 	if roleChanged {
 		p.wakeLocked()
@@ -379,7 +429,7 @@ func (p *Partition) becomeLeaderLocked() error {
 		if id == p.m.opts.NodeID {
 			continue
 		}
-		fs := &followerState{leo: -1, lastFetchLeaderLEO: -1}
+		fs := newFollowerState()
 		if slices.Contains(p.isr, id) {
 			fs.lastCaughtUp = now
 		}

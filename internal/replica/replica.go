@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -22,11 +23,15 @@ const (
 	roleFollower             // copies the leader's log
 )
 
-// followerState is what a leader knows of one follower, from its fetches.
+// followerState is what a leader knows of one follower, from its fetches. It is made
+// anew when a leader epoch starts, so it only ever holds fetches of the current epoch.
 type followerState struct {
 	// leo is the follower's log end offset: the fetch offset of its last fetch, or -1
 	// before its first fetch in this leader epoch.
 	leo int64
+	// logStart is the follower's log start offset as its last fetch reported it, or -1
+	// before its first fetch in this leader epoch (or when the fetch did not say).
+	logStart int64
 	// lastFetch and lastFetchLeaderLEO are the time of the last fetch and the leader's
 	// log end offset then.
 	lastFetch          time.Time
@@ -68,8 +73,11 @@ type Partition struct {
 	// Follower only: fetchDelayUntil holds fetches of the partition back after an
 	// error, until then or until the next image.
 	fetchDelayUntil time.Time
-	// waiters are signalled (non-blocking send) on appends, high watermark moves and
-	// role changes.
+	// lastAlterWarn is when a failed ISR change was last logged at WARN: at most one a
+	// minute, so a controller that keeps refusing does not flood the log.
+	lastAlterWarn time.Time
+	// waiters are signalled (non-blocking send) on appends, high watermark moves, role
+	// changes and moves of the low watermark.
 	waiters map[chan<- struct{}]struct{}
 }
 
@@ -259,8 +267,11 @@ func (p *Partition) Unwatch(ch chan<- struct{}) {
 
 // FollowerFetch is one partition of a follower's fetch request.
 type FollowerFetch struct {
-	ReplicaID          int32
-	FetchOffset        int64
+	ReplicaID   int32
+	FetchOffset int64
+	// LogStartOffset is the follower's log start offset (the request's
+	// LogStartOffset), or -1 if unknown; DeleteRecords waits for it.
+	LogStartOffset     int64
 	LastFetchedEpoch   int32 // -1: not sent (no divergence check)
 	CurrentLeaderEpoch int32 // -1: not sent
 	MaxBytes           int
@@ -325,7 +336,11 @@ func (p *Partition) ReadForFollower(f FollowerFetch) (FollowerRead, error) {
 	if p.role == roleLeader && p.leaderEpoch == epoch {
 		if fs := p.followers[f.ReplicaID]; fs != nil {
 			p.updateFollowerLocked(fs, f.FetchOffset, leaderLEO, now)
-			p.maybeExpandISRLocked(f.ReplicaID, fs)
+			if f.LogStartOffset != fs.logStart {
+				fs.logStart = f.LogStartOffset
+				p.wakeLocked() // the low watermark may have moved
+			}
+			p.maybeExpandISRLocked(f.ReplicaID, fs, now)
 			p.maybeAdvanceHighWatermarkLocked()
 		}
 	}
@@ -349,6 +364,10 @@ func (p *Partition) updateFollowerLocked(fs *followerState, fetchOffset, leaderL
 	fs.lastFetchLeaderLEO = leaderLEO
 }
 
+func newFollowerState() *followerState {
+	return &followerState{leo: -1, logStart: -1, lastFetchLeaderLEO: -1}
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -358,15 +377,26 @@ func maxTime(a, b time.Time) time.Time {
 
 // maybeExpandISRLocked asks for follower id to join the ISR once it has reached the
 // high watermark and the start of this leader's epoch (so it has every record this
-// leader may have committed). Needs mu.
-func (p *Partition) maybeExpandISRLocked(id int32, fs *followerState) {
+// leader may have committed), if it is eligible (isrEligibleLocked). Needs mu.
+func (p *Partition) maybeExpandISRLocked(id int32, fs *followerState, now time.Time) {
 	if p.role != roleLeader || p.pendingAlter != nil || slices.Contains(p.isr, id) || !slices.Contains(p.replicas, id) {
 		return
 	}
-	if fs.leo < p.Log.HighWatermark() || fs.leo < p.epochStart {
+	if fs.leo < p.Log.HighWatermark() || fs.leo < p.epochStart || !p.isrEligibleLocked(id, fs, now) {
 		return
 	}
 	p.alterISRLocked(append(slices.Clone(p.isr), id))
+}
+
+// isrEligibleLocked reports whether follower id may join the ISR, as Kafka's
+// Partition.isReplicaIsrEligible: it fetched in this leader epoch (follower states
+// start anew with each epoch) within replica.lag.time.max.ms, and its broker is
+// registered, not fenced and not shutting down in the latest image. Without these, a
+// follower that died or was fenced, whose last fetch had reached the high watermark,
+// would be proposed at every check and refused by the controller every time. Needs mu.
+func (p *Partition) isrEligibleLocked(id int32, fs *followerState, now time.Time) bool {
+	return fs.leo >= 0 && !fs.lastFetch.IsZero() && now.Sub(fs.lastFetch) <= p.m.opts.ReplicaLagTimeMax &&
+		p.m.brokerUsable(id)
 }
 
 // maybeShrinkISRLocked asks for the followers that have not caught up within
@@ -414,14 +444,112 @@ func (p *Partition) alterISRLocked(isr []int32) {
 }
 
 // alterDone is called when an AlterPartition call returns. On success the change waits
-// for its image; on failure it is dropped so the next check can try again.
+// for its image; on failure it is dropped so the next check can try again, and logged
+// at WARN at most once a minute per partition (DEBUG otherwise).
 func (p *Partition) alterDone(req *AlterPartitionRequest, err error) {
 	if err == nil {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.pendingAlter == req {
 		p.pendingAlter = nil
 	}
+	now := p.m.now()
+	warn := p.lastAlterWarn.IsZero() || now.Sub(p.lastAlterWarn) >= alterWarnInterval
+	if warn {
+		p.lastAlterWarn = now
+	}
+	p.mu.Unlock()
+	level := slog.LevelDebug
+	if warn {
+		level = slog.LevelWarn
+	}
+	p.m.logger.Log(context.Background(), level, "replica: isr change failed; retrying later",
+		"topic", req.Topic, "partition", req.Partition, "isr", req.ISR, "err", err)
+}
+
+// alterWarnInterval is the least time between two WARN lines of failed ISR changes of
+// one partition.
+const alterWarnInterval = time.Minute
+
+// DeleteRecords raises the log start offset to offset as leader (DeleteRecords; -1
+// means the high watermark) and returns the offset every replica's log start must
+// reach and the leader epoch, for WaitForLowWatermark. It fails with
+// NOT_LEADER_OR_FOLLOWER unless this node leads the partition, and with
+// OFFSET_OUT_OF_RANGE for an offset past the high watermark. Followers move their log
+// start when a fetch response tells them the leader's.
+func (p *Partition) DeleteRecords(offset int64) (target int64, leaderEpoch int32, err error) {
+	// Shared like an append: leadership cannot move while the log start does.
+	p.roleMu.RLock()
+	defer p.roleMu.RUnlock()
+	p.mu.Lock()
+	isLeader, epoch := p.role == roleLeader, p.leaderEpoch
+	p.mu.Unlock()
+	if !isLeader {
+		return -1, epoch, p.errNotLeader()
+	}
+	if offset == -1 {
+		// Resolved here rather than in the log so the target is known; the high
+		// watermark of a leader only grows, so the log accepts it.
+		offset = p.Log.HighWatermark()
+	}
+	if _, err := p.Log.DeleteRecordsBefore(offset); err != nil {
+		return -1, epoch, err
+	}
+	p.mu.Lock()
+	p.wakeLocked()
+	p.mu.Unlock()
+	return offset, epoch, nil
+}
+
+// WaitForLowWatermark waits until the low watermark (LowWatermark) reaches offset, as
+// long as this node stays leader in leaderEpoch, and returns it. It returns
+// NOT_LEADER_OR_FOLLOWER if leadership moved and REQUEST_TIMED_OUT, with the low
+// watermark of the moment, when ctx ends first. On a single node it returns at once.
+func (p *Partition) WaitForLowWatermark(ctx context.Context, offset int64, leaderEpoch int32) (int64, error) {
+	ch := make(chan struct{}, 1)
+	p.Watch(ch)
+	defer p.Unwatch(ch)
+	for {
+		p.mu.Lock()
+		if p.role != roleLeader || p.leaderEpoch != leaderEpoch {
+			p.mu.Unlock()
+			return -1, fmt.Errorf("replica: %s-%d: leadership changed while waiting for followers to delete records: %w", p.TP.Topic, p.TP.Partition, kerr.NotLeaderForPartition)
+		}
+		lw := p.lowWatermarkLocked()
+		p.mu.Unlock()
+		if lw >= offset {
+			return lw, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return lw, fmt.Errorf("replica: %s-%d: low watermark %d has not reached %d in time: %w", p.TP.Topic, p.TP.Partition, lw, offset, kerr.RequestTimedOut)
+		}
+	}
+}
+
+// LowWatermark is, on the leader, the smallest log start offset of all replicas it
+// tracks; see lowWatermarkLocked. It fails with NOT_LEADER_OR_FOLLOWER elsewhere.
+func (p *Partition) LowWatermark() (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.role != roleLeader {
+		return -1, p.errNotLeader()
+	}
+	return p.lowWatermarkLocked(), nil
+}
+
+// lowWatermarkLocked is Kafka's Partition.lowWatermarkIfLeader: the smallest log start
+// offset of the leader and of every follower whose broker is alive (registered, not
+// fenced) in the latest image, in or out of the ISR. A follower that has not fetched
+// in this leader epoch counts as -1, so a DeleteRecords waits for it. Needs mu.
+func (p *Partition) lowWatermarkLocked() int64 {
+	lw := p.Log.LogStartOffset()
+	for id, fs := range p.followers {
+		if fs.logStart < lw && p.m.brokerAlive(id) {
+			lw = fs.logStart
+		}
+	}
+	return lw
 }
