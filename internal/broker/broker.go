@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -146,16 +147,19 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		DefaultTopicConfig:       topicDefault(cfg),
 		BrokerSessionTimeout:     cfg.BrokerSessionTimeout,
 		UncleanLeaderElection:    uncleanElection(cfg),
+		// 0 in ControllerConfig means Kafka's default; a configured 0 is passed as -1.
+		LeaderImbalancePerBrokerPercentage: cmp.Or(cfg.LeaderImbalancePerBrokerPercentage, -1),
 	})
 
 	b.logs, err = commitlog.OpenManager(dataDir, commitlog.ManagerOptions{
-		Options:                commitlog.Options{Logger: logger},
-		RetentionCheckInterval: cfg.LogRetentionCheckInterval,
-		CheckpointInterval:     time.Minute,
-		FlushCheckInterval:     cfg.LogFlushSchedulerInterval,
-		CleanerBackoff:         cfg.LogCleanerBackoff,
-		CleanerMapBytes:        cfg.LogCleanerDedupeBuffer,
-		DisableCleaner:         !cfg.LogCleanerEnable,
+		Options:                         commitlog.Options{Logger: logger},
+		RetentionCheckInterval:          cfg.LogRetentionCheckInterval,
+		CheckpointInterval:              time.Minute,
+		FlushCheckInterval:              cfg.LogFlushSchedulerInterval,
+		CleanerBackoff:                  cfg.LogCleanerBackoff,
+		CleanerMapBytes:                 cfg.LogCleanerDedupeBuffer,
+		HighWatermarkCheckpointInterval: cfg.HighWatermarkCheckpointInterval,
+		DisableCleaner:                  !cfg.LogCleanerEnable,
 	})
 	if err != nil {
 		return nil, err

@@ -159,6 +159,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest, replicaID int32) (resp *fetch
 					FetchOffset:        rp.FetchOffset,
 					LastFetchedEpoch:   rp.LastFetchedEpoch,
 					CurrentLeaderEpoch: rp.CurrentLeaderEpoch,
+					LogStartOffset:     rp.LogStartOffset,
 					MaxBytes:           limit,
 					MinOneBatch:        total == 0,
 				})

@@ -41,7 +41,7 @@ func testCtx(t *testing.T) context.Context { return brokertest.Ctx(t) }
 // createTopic creates a topic and fails the test on error.
 func createTopic(t *testing.T, adm *kadm.Client, name string, partitions int32, configs map[string]*string) {
 	t.Helper()
-	resp, err := adm.CreateTopic(testCtx(t), partitions, 1, configs, name)
+	resp, err := adm.CreateTopic(testCtx(t), partitions, -1, configs, name)
 	if err == nil {
 		err = resp.Err
 	}

@@ -30,12 +30,40 @@ type Broker struct {
 	b    *broker.Broker
 	stop context.CancelFunc
 	done chan error
+	// others are the other nodes when the broker is node 1 of a cluster (see Start).
+	others []*Broker
+}
+
+// ClusterEnv names the environment variable that runs every test broker as a
+// cluster: SAMSA_TEST_CLUSTER=3 makes Start (with an empty dir) start three nodes with
+// default.replication.factor=3 and return node 1, whose clients know all three. The
+// suites that use Start then run, unchanged, against a replicated cluster.
+const ClusterEnv = "SAMSA_TEST_CLUSTER"
+
+// ClusterSize is the cluster size ClusterEnv asks for, or 0 for single nodes.
+func ClusterSize() int {
+	n, err := strconv.Atoi(os.Getenv(ClusterEnv))
+	if err != nil || n < 2 {
+		return 0
+	}
+	return n
 }
 
 // Start starts a broker with its data in dir (a new temp dir when empty) and the given
 // config overrides. It is stopped when the test ends. Set SAMSA_TEST_LOG=1 to see its log.
+// With SAMSA_TEST_CLUSTER set (and dir empty) it starts a cluster; see ClusterEnv.
 func Start(t testing.TB, dir string, overrides map[string]string) *Broker {
 	t.Helper()
+	if n := ClusterSize(); n > 0 && dir == "" && overrides["controller.quorum.voters"] == "" {
+		ov := map[string]string{"default.replication.factor": strconv.Itoa(n), "offsets.topic.replication.factor": strconv.Itoa(n)}
+		for k, v := range overrides {
+			ov[k] = v
+		}
+		c := StartCluster(t, n, ov)
+		first := c.Brokers[0]
+		first.others = c.Brokers[1:]
+		return first
+	}
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -83,10 +111,15 @@ func (tb *Broker) Stop() {
 	}
 }
 
-// Client returns a franz-go client for the broker, closed when the test ends.
+// Client returns a franz-go client for the broker (and the other nodes of its
+// cluster, if any), closed when the test ends.
 func (tb *Broker) Client(opts ...kgo.Opt) *kgo.Client {
 	tb.t.Helper()
-	opts = append([]kgo.Opt{kgo.SeedBrokers(tb.Addr), kgo.MetadataMinAge(100 * time.Millisecond)}, opts...)
+	seeds := []string{tb.Addr}
+	for _, o := range tb.others {
+		seeds = append(seeds, o.Addr)
+	}
+	opts = append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MetadataMinAge(100 * time.Millisecond)}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		tb.t.Fatal(err)
@@ -105,10 +138,11 @@ func Ctx(t testing.TB) context.Context {
 	return ctx
 }
 
-// CreateTopic creates a topic with replication factor 1 and fails the test on error.
+// CreateTopic creates a topic with the broker's default replication factor and fails
+// the test on error.
 func (tb *Broker) CreateTopic(name string, partitions int32, configs map[string]*string) {
 	tb.t.Helper()
-	resp, err := tb.Admin().CreateTopic(Ctx(tb.t), partitions, 1, configs, name)
+	resp, err := tb.Admin().CreateTopic(Ctx(tb.t), partitions, -1, configs, name)
 	if err == nil {
 		err = resp.Err
 	}

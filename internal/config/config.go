@@ -87,6 +87,9 @@ type Config struct {
 	ReplicaFetchMaxBytes         int32         // replica.fetch.max.bytes; default 1 MiB
 	ReplicaFetchResponseMaxBytes int32         // replica.fetch.response.max.bytes; default 10 MiB
 	ReplicaFetchBackoff          time.Duration // replica.fetch.backoff.ms; default 1 s
+	// HighWatermarkCheckpointInterval is replica.high.watermark.checkpoint.interval.ms;
+	// default 5 s.
+	HighWatermarkCheckpointInterval time.Duration
 	// Preferred-leader rebalancing by the active controller.
 	AutoLeaderRebalanceEnable          bool          // auto.leader.rebalance.enable; default true
 	LeaderImbalancePerBrokerPercentage int32         // leader.imbalance.per.broker.percentage; default 10
@@ -522,12 +525,13 @@ func resolve(raw map[string]string) (*Config, error) {
 		c.ConnectionsMaxIdle = msToDuration(n)
 	}
 	for key, dst := range map[string]*time.Duration{
-		"broker.heartbeat.interval.ms":   &c.BrokerHeartbeatInterval,
-		"broker.session.timeout.ms":      &c.BrokerSessionTimeout,
-		"controlled.shutdown.timeout.ms": &c.ControlledShutdownTimeout,
-		"replica.lag.time.max.ms":        &c.ReplicaLagTimeMax,
-		"replica.fetch.wait.max.ms":      &c.ReplicaFetchWaitMax,
-		"replica.fetch.backoff.ms":       &c.ReplicaFetchBackoff,
+		"broker.heartbeat.interval.ms":                  &c.BrokerHeartbeatInterval,
+		"broker.session.timeout.ms":                     &c.BrokerSessionTimeout,
+		"controlled.shutdown.timeout.ms":                &c.ControlledShutdownTimeout,
+		"replica.lag.time.max.ms":                       &c.ReplicaLagTimeMax,
+		"replica.fetch.wait.max.ms":                     &c.ReplicaFetchWaitMax,
+		"replica.fetch.backoff.ms":                      &c.ReplicaFetchBackoff,
+		"replica.high.watermark.checkpoint.interval.ms": &c.HighWatermarkCheckpointInterval,
 	} {
 		if n, err := p.int(key, 64); check(err) {
 			*dst = msToDuration(n)
@@ -832,6 +836,8 @@ func (c *Config) Validate() error {
 		atLeast("replica.fetch.max.bytes", int64(c.ReplicaFetchMaxBytes), 1),
 		atLeast("replica.fetch.response.max.bytes", int64(c.ReplicaFetchResponseMaxBytes), 1),
 		atLeast("replica.fetch.backoff.ms", ms(c.ReplicaFetchBackoff), 0),
+		// A zero interval would make the checkpoint ticker panic.
+		atLeast("replica.high.watermark.checkpoint.interval.ms", ms(c.HighWatermarkCheckpointInterval), 1),
 		atLeast("leader.imbalance.per.broker.percentage", int64(c.LeaderImbalancePerBrokerPercentage), 0),
 		atMost("leader.imbalance.per.broker.percentage", int64(c.LeaderImbalancePerBrokerPercentage), 100),
 		// A zero interval would make the controller's ticker panic.

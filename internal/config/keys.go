@@ -97,6 +97,7 @@ var brokerKeyList = []brokerKey{
 	{name: "replica.fetch.max.bytes", typ: TypeInt, def: "1048576", doc: "Bytes a follower fetches per partition per request."},
 	{name: "replica.fetch.response.max.bytes", typ: TypeInt, def: "10485760", doc: "Bytes a follower fetches per request."},
 	{name: "replica.fetch.backoff.ms", typ: TypeInt, def: "1000", doc: "Wait before a follower retries after a fetch error."},
+	{name: "replica.high.watermark.checkpoint.interval.ms", typ: TypeLong, def: "5000", doc: "How often every partition's high watermark is written to replication-offset-checkpoint."},
 	{name: "auto.leader.rebalance.enable", typ: TypeBoolean, def: "true", doc: "The active controller moves leadership back to preferred replicas when a broker's imbalance is too high."},
 	{name: "leader.imbalance.per.broker.percentage", typ: TypeInt, def: "10", doc: "Percentage of a broker's preferred partitions it may not lead before a preferred election runs."},
 	{name: "leader.imbalance.check.interval.seconds", typ: TypeLong, def: "300", doc: "How often the active controller checks the leader imbalance."},

@@ -12,7 +12,6 @@ import (
 
 	"github.com/samsa-io/samsa/internal/batchtest"
 	"github.com/samsa-io/samsa/internal/commitlog"
-	"github.com/samsa-io/samsa/internal/metadata"
 )
 
 func TestFollowersCopyEveryBatch(t *testing.T) {
