@@ -15,7 +15,7 @@ import (
 func TestListOffsetsByTimestamp(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
-	createTopic(t, adm, "ts", 1, nil)
+	createTopic(t, tb, "ts", 1, nil)
 	cl := tb.client(kgo.DefaultProduceTopic("ts"))
 	base := time.UnixMilli(1_700_000_000_000)
 	for i := 0; i < 10; i++ {
@@ -69,7 +69,7 @@ func TestListOffsetsByTimestamp(t *testing.T) {
 func TestDeleteRecords(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
-	createTopic(t, adm, "del", 1, nil)
+	createTopic(t, tb, "del", 1, nil)
 	cl := tb.client(kgo.DefaultProduceTopic("del"))
 	for i := 0; i < 20; i++ {
 		if err := cl.ProduceSync(testCtx(t), &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
@@ -121,7 +121,7 @@ func TestTopicConfigsRoundTrip(t *testing.T) {
 	tb := startBroker(t, "", map[string]string{"log.retention.hours": "48"})
 	adm := tb.admin()
 	ctx := testCtx(t)
-	createTopic(t, adm, "cfg", 1, map[string]*string{"segment.bytes": kadm.StringPtr("1048576")})
+	createTopic(t, tb, "cfg", 1, map[string]*string{"segment.bytes": kadm.StringPtr("1048576")})
 
 	value := func(name string) (string, kadm.Config) {
 		t.Helper()

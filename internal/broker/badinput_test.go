@@ -204,7 +204,7 @@ func TestPipelinedRequests(t *testing.T) {
 func TestRequestErrors(t *testing.T) {
 	tb := startBroker(t, "", map[string]string{"auto.create.topics.enable": "false"})
 	adm := tb.admin()
-	createTopic(t, adm, "small", 1, map[string]*string{"max.message.bytes": kmsgStr("1024")})
+	createTopic(t, tb, "small", 1, map[string]*string{"max.message.bytes": kmsgStr("1024")})
 	cl := tb.client()
 	ctx := testCtx(t)
 

@@ -15,7 +15,7 @@ import (
 func TestLibrdkafkaConsumerProtocol(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "rdk-848"
-	createTopic(t, tb.admin(), topic, 4, nil)
+	createTopic(t, tb, topic, 4, nil)
 	const n = 200
 
 	g := startRdkafkaGroup(t, tb, topic, "rdk-848", 2, kafka.ConfigMap{"group.protocol": "consumer"})

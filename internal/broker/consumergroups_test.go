@@ -17,7 +17,7 @@ var next = kgo.ServerSideBalancer()
 func TestConsumerProtocolQueue(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "kip848"
-	createTopic(t, tb.admin(), topic, 6, nil)
+	createTopic(t, tb, topic, 6, nil)
 
 	d := newDelivery()
 	ms := []*groupMember{

@@ -35,7 +35,7 @@ func fetchReq(t *testing.T, cl *kgo.Client, topic string, offset int64, maxWait,
 // test's own deadline returns as soon as a record is produced.
 func TestFetchLongPollWokenByProduce(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	createTopic(t, tb.admin(), "poll", 1, nil)
+	createTopic(t, tb, "poll", 1, nil)
 	cl := tb.client()
 	req := fetchReq(t, cl, "poll", 0, 600_000, 1, 1<<20, 1<<20)
 
@@ -78,7 +78,7 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 // always progress.
 func TestFetchLimits(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	createTopic(t, tb.admin(), "lim", 1, nil)
+	createTopic(t, tb, "lim", 1, nil)
 	cl := tb.client()
 	var sizes []int
 	for i := 0; i < 10; i++ {

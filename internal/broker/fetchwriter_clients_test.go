@@ -19,7 +19,7 @@ func partialBatchValue(i int) string { return fmt.Sprintf("%04d", i) + strings.R
 // producePartialBatchTopic writes n one-record batches of partialBatchValue to topic.
 func producePartialBatchTopic(t *testing.T, tb *testBroker, topic string, n int) {
 	t.Helper()
-	createTopic(t, tb.admin(), topic, 1, nil)
+	createTopic(t, tb, topic, 1, nil)
 	cl := tb.client()
 	for i := 0; i < n; i++ {
 		if r := produceRaw(t, cl, topic, 0, batchtest.Values(time.Now().UnixMilli(), partialBatchValue(i)).Encode()); r.ErrorCode != 0 {

@@ -53,7 +53,7 @@ func checkBatches(records []byte, offset int64) ([][]byte, string) {
 func TestConcurrentFetchesSamePartition(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	seg := "65536"
-	createTopic(t, tb.admin(), "conc", 1, map[string]*string{"segment.bytes": &seg})
+	createTopic(t, tb, "conc", 1, map[string]*string{"segment.bytes": &seg})
 	cl := tb.client()
 	rng := rand.New(rand.NewSource(1))
 	var produced [][]byte
@@ -138,7 +138,7 @@ func TestConcurrentFetchesSamePartition(t *testing.T) {
 func TestFetchDuringRetention(t *testing.T) {
 	tb := startBroker(t, "", map[string]string{"log.retention.check.interval.ms": "5"})
 	seg, ret := "16384", "32768"
-	createTopic(t, tb.admin(), "ret", 1, map[string]*string{"segment.bytes": &seg, "retention.bytes": &ret})
+	createTopic(t, tb, "ret", 1, map[string]*string{"segment.bytes": &seg, "retention.bytes": &ret})
 	cl := tb.client()
 	tmpl := fetchReq(t, cl, "ret", 0, 0, 0, 1<<20, 1<<20)
 	ctx := testCtx(t)

@@ -17,7 +17,7 @@ func TestOffsetsTopicBoundedUnderCommitStorm(t *testing.T) {
 		"log.cleaner.backoff.ms":       "50",
 	}
 	tb := startBroker(t, "", overrides)
-	createTopic(t, tb.admin(), "work", 2, nil)
+	createTopic(t, tb, "work", 2, nil)
 	adm := tb.admin()
 	ctx := testCtx(t)
 

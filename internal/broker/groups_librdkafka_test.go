@@ -87,7 +87,7 @@ func (g *rdkafkaGroup) checkExactlyOnce(t *testing.T) {
 func TestLibrdkafkaConsumerGroup(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "rdk-group"
-	createTopic(t, tb.admin(), topic, 4, nil)
+	createTopic(t, tb, topic, 4, nil)
 	const n = 200
 	g := startRdkafkaGroup(t, tb, topic, "rdk-g", 2, nil)
 	waitFor(t, "both members in the group", func() bool {

@@ -16,7 +16,7 @@ import (
 func TestGroupCooperativeSticky(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "coop"
-	createTopic(t, tb.admin(), topic, 6, nil)
+	createTopic(t, tb, topic, 6, nil)
 	coop := kgo.Balancers(kgo.CooperativeStickyBalancer())
 	a := startMember(t, tb, nil, "cg", topic, "a", coop)
 	b := startMember(t, tb, nil, "cg", topic, "b", coop)
@@ -51,7 +51,7 @@ func TestGroupCooperativeSticky(t *testing.T) {
 func TestGroupStaticMemberRestart(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "static"
-	createTopic(t, tb.admin(), topic, 6, nil)
+	createTopic(t, tb, topic, 6, nil)
 	static := func(id string) kgo.Opt { return kgo.InstanceID(id) }
 	a := startMember(t, tb, nil, "sg", topic, "a", static("ia"))
 	b := startMember(t, tb, nil, "sg", topic, "b", static("ib"))
@@ -94,8 +94,8 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 // TestGroupAdmin: kadm's ListGroups, DescribeGroups, DeleteOffsets and DeleteGroups.
 func TestGroupAdmin(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
-	createTopic(t, tb.admin(), "t1", 2, nil)
-	createTopic(t, tb.admin(), "t2", 2, nil)
+	createTopic(t, tb, "t1", 2, nil)
+	createTopic(t, tb, "t2", 2, nil)
 	adm := tb.admin()
 	ctx := testCtx(t)
 
@@ -205,7 +205,7 @@ func TestGroupAdmin(t *testing.T) {
 // TestGroupBadInput: requests that are wrong in each way get Kafka's error code.
 func TestGroupBadInput(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
-	createTopic(t, tb.admin(), "bt", 1, nil)
+	createTopic(t, tb, "bt", 1, nil)
 	cl := tb.client()
 	ctx := testCtx(t)
 	do := func(req kmsg.Request) kmsg.Response {

@@ -40,7 +40,7 @@ func (h *saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Con
 func TestSaramaConsumerGroup(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "sarama-group"
-	createTopic(t, tb.admin(), topic, 4, nil)
+	createTopic(t, tb, topic, 4, nil)
 
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0

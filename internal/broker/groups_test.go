@@ -179,7 +179,7 @@ func produceValues(t *testing.T, tb *testBroker, topic, prefix string, n int) {
 func TestGroupQueueAndPubSub(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "orders"
-	createTopic(t, tb.admin(), topic, 6, nil)
+	createTopic(t, tb, topic, 6, nil)
 
 	d := newDelivery()
 	ms := []*groupMember{
@@ -234,7 +234,7 @@ func TestGroupQueueAndPubSub(t *testing.T) {
 func TestGroupCommitAndResume(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
 	const topic = "resume"
-	createTopic(t, tb.admin(), topic, 2, nil)
+	createTopic(t, tb, topic, 2, nil)
 	produceValues(t, tb, topic, "a", 100)
 
 	m := startMember(t, tb, nil, "rg", topic, "first", kgo.DisableAutoCommit())
@@ -284,7 +284,7 @@ func TestGroupCommitAndResume(t *testing.T) {
 func TestGroupOffsetsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	tb := startBroker(t, dir, groupOverrides)
-	createTopic(t, tb.admin(), "kept", 3, nil)
+	createTopic(t, tb, "kept", 3, nil)
 	adm := tb.admin()
 	want := kadm.Offsets{}
 	for p := int32(0); p < 3; p++ {

@@ -12,7 +12,7 @@ import (
 // connection: each is answered (not closed) and behaves as that version should.
 func TestGroupAPIVersions(t *testing.T) {
 	tb := startBroker(t, "", groupOverrides)
-	createTopic(t, tb.admin(), "vt", 2, nil)
+	createTopic(t, tb, "vt", 2, nil)
 	c := dialRaw(t, tb.Addr)
 
 	for v := int16(0); v <= 6; v++ {

@@ -38,16 +38,18 @@ func (tb *testBroker) admin() *kadm.Client { return tb.Admin() }
 
 func testCtx(t *testing.T) context.Context { return brokertest.Ctx(t) }
 
-// createTopic creates a topic and fails the test on error.
-func createTopic(t *testing.T, adm *kadm.Client, name string, partitions int32, configs map[string]*string) {
+// createTopic creates a topic with the broker's default replication factor, waits
+// until every node knows it, and fails the test on error.
+func createTopic(t *testing.T, tb *testBroker, name string, partitions int32, configs map[string]*string) {
 	t.Helper()
-	resp, err := adm.CreateTopic(testCtx(t), partitions, -1, configs, name)
+	resp, err := tb.admin().CreateTopic(testCtx(t), partitions, -1, configs, name)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
+	tb.WaitTopic(name)
 }
 
 // consumeAll reads records from the start of every partition of topic until n records

@@ -52,7 +52,7 @@ func idemBatch(pid int64, epoch int16, seq int32, values ...string) []byte {
 // are refused, unknown producer ids are refused, and the state survives a restart.
 func TestIdempotentProducerDedupe(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	createTopic(t, tb.admin(), "idem", 1, nil)
+	createTopic(t, tb, "idem", 1, nil)
 	cl := tb.client()
 	pid, epoch := initProducerID(t, cl)
 	pid2, _ := initProducerID(t, cl)
@@ -128,7 +128,7 @@ func TestIdempotentProducerDedupe(t *testing.T) {
 // end to end, many concurrent batches in flight.
 func TestIdempotentClient(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	createTopic(t, tb.admin(), "idem-client", 3, nil)
+	createTopic(t, tb, "idem-client", 3, nil)
 	cl := tb.client(kgo.DefaultProduceTopic("idem-client"), kgo.ProducerLinger(0))
 	const n = 2000
 	errs := make(chan error, n)

@@ -12,7 +12,7 @@ import (
 // every record with its own clock and the client sees that.
 func TestLogAppendTime(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	createTopic(t, tb.admin(), "lat", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
+	createTopic(t, tb, "lat", 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")})
 	cl := tb.client(kgo.DefaultProduceTopic("lat"))
 	old := time.UnixMilli(1_000_000_000_000)
 	before := time.Now().Add(-time.Second)
@@ -34,7 +34,7 @@ func TestLogAppendTime(t *testing.T) {
 func TestRetention(t *testing.T) {
 	tb := startBroker(t, "", map[string]string{"log.retention.check.interval.ms": "50"})
 	adm := tb.admin()
-	createTopic(t, adm, "ret", 1, map[string]*string{
+	createTopic(t, tb, "ret", 1, map[string]*string{
 		"segment.bytes":   kadm.StringPtr("2048"),
 		"retention.bytes": kadm.StringPtr("4096"),
 	})

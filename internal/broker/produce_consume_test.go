@@ -16,7 +16,7 @@ import (
 func TestProduceConsumeCodecsAndAcks(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	const topic = "codecs"
-	createTopic(t, tb.admin(), topic, 3, nil)
+	createTopic(t, tb, topic, 3, nil)
 
 	codecs := map[string]kgo.CompressionCodec{
 		"none":   kgo.NoCompression(),

@@ -13,8 +13,7 @@ import (
 // node, where the only possible assignment is the current one.
 func TestReassignAndElectAPIsOneNode(t *testing.T) {
 	tb := startBroker(t, "", nil)
-	adm := tb.admin()
-	createTopic(t, adm, "ra", 3, nil)
+	createTopic(t, tb, "ra", 3, nil)
 	cl := tb.client()
 	ctx := testCtx(t)
 

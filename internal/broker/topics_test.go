@@ -17,7 +17,7 @@ func TestTopicLifecycle(t *testing.T) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
 	ctx := testCtx(t)
-	createTopic(t, adm, "life", 2, nil)
+	createTopic(t, tb, "life", 2, nil)
 
 	td, err := adm.ListTopics(ctx, "life")
 	if err != nil {
@@ -73,7 +73,7 @@ func TestTopicLifecycle(t *testing.T) {
 	if res, _ := adm.DeleteTopics(ctx, "life"); res["life"].Err != kerr.UnknownTopicOrPartition {
 		t.Errorf("delete twice: %v", res["life"].Err)
 	}
-	createTopic(t, adm, "life", 1, nil)
+	createTopic(t, tb, "life", 1, nil)
 	td, err = adm.ListTopics(ctx, "life")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestDescribeClusterAndEpochs(t *testing.T) {
 	tb := startBroker(t, "", map[string]string{"node.id": "7", "broker.rack": "r1"})
 	adm := tb.admin()
 	ctx := testCtx(t)
-	createTopic(t, adm, "ep", 1, nil)
+	createTopic(t, tb, "ep", 1, nil)
 	cl := tb.client(kgo.DefaultProduceTopic("ep"))
 	for i := 0; i < 5; i++ {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {

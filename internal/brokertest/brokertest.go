@@ -149,6 +149,64 @@ func (tb *Broker) CreateTopic(name string, partitions int32, configs map[string]
 	if err != nil {
 		tb.t.Fatalf("brokertest: create topic %s: %v", name, err)
 	}
+	tb.WaitTopic(name)
+}
+
+// WaitTopic waits until every node of the broker's cluster lists topic with a leader
+// for each partition: a node learns of a new topic a moment after the controller made
+// it. On a single node it returns at once.
+func (tb *Broker) WaitTopic(name string) {
+	tb.t.Helper()
+	if len(tb.others) == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, b := range append([]*Broker{tb}, tb.others...) {
+		if b.stop == nil {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+		if err != nil {
+			tb.t.Fatal(err)
+		}
+		adm := kadm.NewClient(cl)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			md, err := adm.Metadata(ctx, name)
+			cancel()
+			if err == nil && md.Topics[name].Err == nil && len(md.Topics[name].Partitions) > 0 && allLed(md.Topics[name]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				cl.Close()
+				tb.t.Fatalf("brokertest: node at %s does not list topic %s with leaders: %v", b.Addr, name, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cl.Close()
+	}
+}
+
+func allLed(t kadm.TopicDetail) bool {
+	for _, p := range t.Partitions {
+		if p.Leader < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// InCluster reports whether the broker is node 1 of a cluster (SAMSA_TEST_CLUSTER).
+func (tb *Broker) InCluster() bool { return len(tb.others) > 0 }
+
+// SingleNodeOnly skips a test when SAMSA_TEST_CLUSTER runs the suite on a cluster: for
+// tests of what only a single node shows (its files on disk, raw requests to the one
+// broker that leads everything). They run in the ordinary single-node pass.
+func SingleNodeOnly(t testing.TB, why string) {
+	t.Helper()
+	if ClusterSize() > 0 {
+		t.Skipf("single-node test (%s); runs without %s", why, ClusterEnv)
+	}
 }
 
 // Cluster is an in-process cluster of brokers on 127.0.0.1, each a broker and a
