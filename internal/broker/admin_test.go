@@ -190,8 +190,7 @@ func TestTopicConfigsRoundTrip(t *testing.T) {
 	}
 
 	// The configs survive a restart.
-	tb.Stop()
-	tb = startBroker(t, tb.Dir, map[string]string{"log.retention.hours": "48"})
+	tb = tb.restart(map[string]string{"log.retention.hours": "48"})
 	adm = tb.admin()
 	if v, _ := value("max.message.bytes"); v != "2048" {
 		t.Errorf("max.message.bytes after restart = %q", v)
@@ -217,7 +216,7 @@ func fetch(t *testing.T, cl *kgo.Client, topic string, partition int32, offset i
 	rp.CurrentLeaderEpoch = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t), cl)
+	resp, err := req.RequestWith(testCtx(t), leader(t, cl, topic, partition))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,8 +226,8 @@ func TestRequestErrors(t *testing.T) {
 	if resp, _ := adm.CreateTopics(ctx, 0, 1, nil, "zero"); resp["zero"].Err != kerr.InvalidPartitions {
 		t.Errorf("0 partitions: %v", resp["zero"].Err)
 	}
-	if resp, _ := adm.CreateTopics(ctx, 1, 3, nil, "rf3"); resp["rf3"].Err != kerr.InvalidReplicationFactor {
-		t.Errorf("replication factor 3 on one node: %v", resp["rf3"].Err)
+	if resp, _ := adm.CreateTopics(ctx, 1, 9, nil, "rf9"); resp["rf9"].Err != kerr.InvalidReplicationFactor {
+		t.Errorf("replication factor 9 on fewer brokers: %v", resp["rf9"].Err)
 	}
 	if resp, _ := adm.CreateTopics(ctx, 1, 1, map[string]*string{"retention.ms": kmsgStr("x")}, "badcfg"); resp["badcfg"].Err != kerr.InvalidConfig {
 		t.Errorf("bad config: %v", resp["badcfg"].Err)

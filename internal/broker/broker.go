@@ -48,9 +48,13 @@ type Broker struct {
 	// single node.
 	cluster *cluster
 	// replicasReady lets metadata changes reach the replica manager (see reconcile);
-	// reconcileMu serialises reconciliations.
+	// reconcileMu serialises reconciliations. ready is closed at the same moment: in a
+	// cluster the client listeners accept connections only then, so no client is served
+	// from metadata older than this node's own registration (as Kafka brokers wait for
+	// their initial metadata catch-up).
 	replicasReady atomic.Bool
 	reconcileMu   sync.Mutex
+	ready         chan struct{}
 
 	// advertised is the host and port clients are told to connect to.
 	advertisedHost string
@@ -71,7 +75,7 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: log.dirs: exactly one directory is supported, got %d", len(cfg.LogDirs))
 	}
 	dataDir := cfg.LogDirs[0]
-	b := &Broker{cfg: cfg, logger: logger, conns: make(map[net.Conn]struct{})}
+	b := &Broker{cfg: cfg, logger: logger, conns: make(map[net.Conn]struct{}), ready: make(chan struct{})}
 	b.apis = b.apiTable()
 	b.pids.b = b
 
@@ -188,8 +192,7 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		// partitions wait until this broker's registration is in its metadata
 		// (cluster.runBrokerLifecycle), so that leadership it had before a restart,
 		// which the controller takes away at registration, is never acted on.
-		b.replicasReady.Store(true)
-		if err := b.reconcile(); err != nil {
+		if err := b.markReady(); err != nil {
 			return nil, err
 		}
 	}
@@ -208,6 +211,17 @@ func topicDefault(cfg *config.Config) func(string) (string, bool) {
 		}
 		return "", false
 	}
+}
+
+// markReady lets the partitions follow the metadata, reconciles them, and then lets the
+// client listeners serve.
+func (b *Broker) markReady() error {
+	if b.replicasReady.Swap(true) {
+		return nil
+	}
+	err := b.reconcile()
+	close(b.ready)
+	return err
 }
 
 // reconcile makes the hosted partitions match the latest metadata image, once they
@@ -309,6 +323,11 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
+			select {
+			case <-b.ready:
+			case <-serve.Done():
+				return
+			}
 			b.accept(serve, ln)
 		}()
 	}

@@ -184,8 +184,7 @@ func (cl *cluster) runBrokerLifecycle(ctx context.Context) {
 			if !b.waitForImage(ctx, func(img *metadata.Image) bool { return img.Offset > epoch }) {
 				return
 			}
-			b.replicasReady.Store(true)
-			b.reconcile()
+			b.markReady()
 		}
 		fenced := true
 		for ctx.Err() == nil {

@@ -45,7 +45,7 @@ func TestFetchLongPollWokenByProduce(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := req.RequestWith(testCtx(t), cl)
+		resp, err := req.RequestWith(testCtx(t), leader(t, cl, "poll", 0))
 		done <- result{resp, err}
 	}()
 	select {
@@ -113,7 +113,7 @@ func TestFetchLimits(t *testing.T) {
 		{"tiny response limit still gives one", 10, 1 << 20, 1, 0},
 		{"everything", 1 << 20, 1 << 20, 10, 0},
 	} {
-		resp, err := fetchReq(t, cl, "lim", 0, 0, 0, c.maxBytes, c.partMx).RequestWith(testCtx(t), cl)
+		resp, err := fetchReq(t, cl, "lim", 0, 0, 0, c.maxBytes, c.partMx).RequestWith(testCtx(t), leader(t, cl, "lim", 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func TestFetchLimits(t *testing.T) {
 		}
 	}
 	// A fetch from the middle of the log starts at the batch holding the offset.
-	resp, err := fetchReq(t, cl, "lim", 7, 0, 0, 1<<20, 1<<20).RequestWith(testCtx(t), cl)
+	resp, err := fetchReq(t, cl, "lim", 7, 0, 0, 1<<20, 1<<20).RequestWith(testCtx(t), leader(t, cl, "lim", 0))
 	if err != nil {
 		t.Fatal(err)
 	}

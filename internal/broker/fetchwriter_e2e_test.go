@@ -70,7 +70,7 @@ func TestConcurrentFetchesSamePartition(t *testing.T) {
 	// (the broker sets only the base offset and the leader epoch, outside the CRC).
 	var ref [][]byte
 	for off := int64(0); len(ref) < len(produced); {
-		resp, err := fetchReq(t, cl, "conc", off, 0, 0, 1<<20, 1<<20).RequestWith(testCtx(t), cl)
+		resp, err := fetchReq(t, cl, "conc", off, 0, 0, 1<<20, 1<<20).RequestWith(testCtx(t), leader(t, cl, "conc", 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestConcurrentFetchesSamePartition(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, conns*fetches)
 	for c := 0; c < conns; c++ {
-		fcl := tb.client()
+		fcl := leader(t, tb.client(), "conc", 0)
 		seed := int64(c)
 		wg.Add(1)
 		go func() {
@@ -150,7 +150,7 @@ func TestFetchDuringRetention(t *testing.T) {
 	results := make(chan stats, 4)
 	errs := make(chan string, 4)
 	for c := 0; c < 4; c++ {
-		fcl := tb.client()
+		fcl := leader(t, tb.client(), "ret", 0)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

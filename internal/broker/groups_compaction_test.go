@@ -75,7 +75,6 @@ func TestOffsetsTopicBoundedUnderCommitStorm(t *testing.T) {
 		}
 	}
 	check(adm)
-	tb.Stop()
-	tb = startBroker(t, tb.Dir, overrides)
+	tb = tb.restart(nil)
 	check(tb.admin())
 }

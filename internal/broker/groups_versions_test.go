@@ -6,11 +6,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/internal/brokertest"
 )
 
 // TestGroupAPIVersions sends every advertised version of every group API over a raw
 // connection: each is answered (not closed) and behaves as that version should.
 func TestGroupAPIVersions(t *testing.T) {
+	brokertest.SingleNodeOnly(t, "raw requests of every version to the one coordinator")
 	tb := startBroker(t, "", groupOverrides)
 	createTopic(t, tb, "vt", 2, nil)
 	c := dialRaw(t, tb.Addr)

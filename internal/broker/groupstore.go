@@ -50,13 +50,17 @@ func (s groupStore) Append(ctx context.Context, p int32, recs []group.Record) er
 	return part.WaitForCommit(ctx, res.LastOffset, epoch)
 }
 
-// Scan reads partition p from its log start to its high watermark.
+// Scan reads partition p from its log start to its log end.
 func (s groupStore) Scan(ctx context.Context, p int32, fn func(group.Record)) error {
 	part, err := s.b.replicas.Get(commitlog.TopicPartition{Topic: group.OffsetsTopic, Partition: p})
 	if err != nil {
 		return err
 	}
-	hw := part.Log.HighWatermark()
+	// Up to the log end, not the high watermark: a new leader's high watermark trails
+	// until its followers fetch again, and its whole log is what the partition will hold
+	// (followers truncate to it), so offsets committed under the previous leader are
+	// all there.
+	hw := part.Log.LogEndOffset()
 	off := part.Log.LogStartOffset()
 	for off < hw {
 		if err := ctx.Err(); err != nil {

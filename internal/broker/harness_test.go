@@ -34,6 +34,13 @@ func startBroker(t *testing.T, dir string, overrides map[string]string) *testBro
 
 func (tb *testBroker) client(opts ...kgo.Opt) *kgo.Client { return tb.Client(opts...) }
 
+// restart stops the broker and starts it again on its data (in a cluster, node 1
+// restarts and rejoins), with extra overrides.
+func (tb *testBroker) restart(extra map[string]string) *testBroker {
+	tb.t.Helper()
+	return &testBroker{Broker: tb.Restart(extra), t: tb.t}
+}
+
 func (tb *testBroker) admin() *kadm.Client { return tb.Admin() }
 
 func testCtx(t *testing.T) context.Context { return brokertest.Ctx(t) }
@@ -72,4 +79,20 @@ func consumeAll(t *testing.T, tb *testBroker, topic string, n int) []*kgo.Record
 		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// leader returns the broker leading a partition, for raw requests that must reach it
+// (on a cluster, SAMSA_TEST_CLUSTER, a random node would answer NOT_LEADER_OR_FOLLOWER).
+func leader(t *testing.T, cl *kgo.Client, topic string, partition int32) *kgo.Broker {
+	t.Helper()
+	md, err := kadm.NewClient(cl).Metadata(testCtx(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := md.Topics[topic].Partitions[partition]
+	if !ok || p.Leader < 0 {
+		// An unknown topic or partition: any node answers that.
+		return cl.SeedBrokers()[0]
+	}
+	return cl.Broker(int(p.Leader))
 }

@@ -24,7 +24,7 @@ func produceRaw(t *testing.T, cl *kgo.Client, topic string, partition int32, bat
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(t), cl)
+	resp, err := req.RequestWith(testCtx(t), leader(t, cl, topic, partition))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +96,7 @@ func TestIdempotentProducerDedupe(t *testing.T) {
 	}
 
 	// Producer state survives a restart: the retry is still recognised.
-	tb.Stop()
-	tb = startBroker(t, tb.Dir, nil)
+	tb = tb.restart(nil)
 	cl = tb.client()
 	if r := produceRaw(t, cl, "idem", 0, idemBatch(pid, epoch+1, 0, "g")); r.ErrorCode != 0 || r.BaseOffset != 7 {
 		t.Fatalf("retry after restart: error %d base %d, want 0 and 7", r.ErrorCode, r.BaseOffset)

@@ -9,11 +9,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/internal/brokertest"
 )
 
 // TestTopicLifecycle creates, grows, describes, deletes and re-creates a topic through
 // kadm, checking the partition directories on disk follow.
 func TestTopicLifecycle(t *testing.T) {
+	brokertest.SingleNodeOnly(t, "it checks the partition directories of the one node")
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
 	ctx := testCtx(t)
@@ -125,6 +128,7 @@ func TestAutoCreate(t *testing.T) {
 // TestDescribeClusterAndEpochs covers DescribeCluster, DescribeLogDirs and
 // OffsetForLeaderEpoch.
 func TestDescribeClusterAndEpochs(t *testing.T) {
+	brokertest.SingleNodeOnly(t, "it checks one node's id, rack and log dirs")
 	tb := startBroker(t, "", map[string]string{"node.id": "7", "broker.rack": "r1"})
 	adm := tb.admin()
 	ctx := testCtx(t)
@@ -186,6 +190,7 @@ func TestInternalTopicProtected(t *testing.T) {
 	if _, err := req.RequestWith(testCtx(t), cl); err != nil {
 		t.Fatal(err)
 	}
+	tb.WaitTopic("__consumer_offsets")
 	res, err := tb.admin().CreatePartitions(testCtx(t), 1, "__consumer_offsets")
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,8 @@ type Broker struct {
 	done chan error
 	// others are the other nodes when the broker is node 1 of a cluster (see Start).
 	others []*Broker
+	// overrides are the config overrides it was started with, for Restart.
+	overrides map[string]string
 }
 
 // ClusterEnv names the environment variable that runs every test broker as a
@@ -87,10 +89,32 @@ func Start(t testing.TB, dir string, overrides map[string]string) *Broker {
 		t.Fatalf("brokertest: broker.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	tb := &Broker{t: t, Dir: dir, Addr: b.Addr(), b: b, stop: cancel, done: make(chan error, 1)}
+	tb := &Broker{t: t, Dir: dir, Addr: b.Addr(), b: b, stop: cancel, done: make(chan error, 1), overrides: overrides}
 	go func() { tb.done <- b.Run(ctx) }()
 	t.Cleanup(tb.Stop)
 	return tb
+}
+
+// Restart stops the broker and starts it again on its data with its overrides plus
+// extra. In a cluster (SAMSA_TEST_CLUSTER) node 1 restarts and rejoins the others, and
+// Restart returns once every node lists all of them again.
+func (tb *Broker) Restart(extra map[string]string) *Broker {
+	tb.t.Helper()
+	tb.Stop()
+	ov := make(map[string]string, len(tb.overrides)+len(extra))
+	for k, v := range tb.overrides {
+		ov[k] = v
+	}
+	for k, v := range extra {
+		ov[k] = v
+	}
+	nb := Start(tb.t, tb.Dir, ov)
+	nb.others = tb.others
+	if len(nb.others) > 0 {
+		c := &Cluster{t: tb.t, Brokers: append([]*Broker{nb}, nb.others...)}
+		c.WaitForBrokers(len(c.Brokers))
+	}
+	return nb
 }
 
 // Stop shuts the broker down cleanly and waits for it. Calling it again does nothing.
@@ -224,7 +248,6 @@ var clusterDefaults = map[string]string{
 	"replica.lag.time.max.ms":        "3000",
 	"replica.fetch.backoff.ms":       "100",
 	"controlled.shutdown.timeout.ms": "5000",
-	"offsets.topic.num.partitions":   "3",
 }
 
 // StartCluster starts n nodes (ids 1..n) and waits until every node's metadata lists

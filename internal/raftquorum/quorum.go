@@ -309,7 +309,37 @@ func (q *Quorum) apply(ctx context.Context, recs []metadata.Record) (*metadata.I
 	if res.err != nil {
 		return nil, res.err
 	}
+	q.spread(ctx)
 	return res.img, nil
+}
+
+// spreadTimeout bounds how long a proposal waits for the followers to learn it.
+const spreadTimeout = 500 * time.Millisecond
+
+// spread waits, briefly, until every voter that is up has learnt that the proposal
+// committed, so a client that changes metadata through one node and then reads it
+// through another sees its change (followers otherwise learn the commit index only
+// with the leader's next append, up to CommitTimeout later). A barrier's AppendEntries
+// carries the new commit index; a voter that acknowledged it applies the proposal
+// right after. Voters not heard from recently (down, cut off) are not waited for.
+func (q *Quorum) spread(ctx context.Context) {
+	if err := q.waitFuture(ctx, q.raft.Barrier(spreadTimeout)); err != nil {
+		return
+	}
+	target := q.raft.LastIndex()
+	deadline := time.Now().Add(spreadTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		caughtUp := true
+		for _, v := range q.Status().Voters {
+			if v.ID != q.cfg.NodeID && time.Since(v.LastContact) < time.Second && v.LastIndex < target {
+				caughtUp = false
+			}
+		}
+		if caughtUp {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitFuture waits for f, the end of ctx or Close. A future resolves when raft
