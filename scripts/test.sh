@@ -26,6 +26,11 @@ go tool staticcheck ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 25m ./...
 
+echo "== the broker's client tests against a three-node cluster"
+# The same suite, each test's broker replaced by three in-process nodes (replication
+# factor 3). Without -race: the race detector already ran over this code above.
+SAMSA_TEST_CLUSTER=3 go test -count=1 -timeout 20m ./internal/broker/
+
 echo "== fuzz ($fuzztime each)"
 # Every Fuzz function, run on its own: go test -fuzz takes one target at a time.
 grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do

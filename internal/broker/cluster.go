@@ -99,6 +99,9 @@ func (cl *cluster) controllerAPITable() map[kmsg.Key]api {
 		{kmsg.SASLHandshake, 1, 1, b.handleSaslHandshake},
 		{kmsg.SASLAuthenticate, 0, 2, b.handleSaslAuthenticate},
 		{kmsg.BrokerRegistration, 0, 4, cl.activeOnly(cl.handleBrokerRegistration)},
+		// A joining node has no credential yet: it learns the cluster secret from the log
+		// it is being added to. See the note on the controller listener in sasl.go.
+		{kmsg.AddRaftVoter, 0, 1, cl.activeOnlyAnyPeer(cl.handleAddRaftVoter)},
 		{kmsg.BrokerHeartbeat, 0, 2, cl.activeOnly(cl.handleBrokerHeartbeat)},
 		{kmsg.AlterPartition, 0, 3, cl.activeOnly(cl.handleAlterPartition)},
 		{kmsg.AllocateProducerIDs, 0, 0, cl.activeOnly(cl.handleAllocateProducerIDs)},
@@ -130,6 +133,16 @@ var errNotActive = fmt.Errorf("broker: not the active controller: %w", errClose)
 // node of the cluster (sasl.go): only brokers may register, heartbeat, change ISRs or
 // forward admin requests.
 var errNotBroker = fmt.Errorf("broker: controller request from a peer that did not authenticate as a broker: %w", errClose)
+
+// activeOnlyAnyPeer is activeOnly without the broker authentication.
+func (cl *cluster) activeOnlyAnyPeer(h handler) handler {
+	return func(ctx context.Context, c *conn, req kmsg.Request) (kmsg.Response, error) {
+		if !cl.raft.IsActive() {
+			return nil, errNotActive
+		}
+		return h(ctx, c, req)
+	}
+}
 
 func (cl *cluster) activeOnly(h handler) handler {
 	return func(ctx context.Context, c *conn, req kmsg.Request) (kmsg.Response, error) {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -167,6 +171,9 @@ func (cl *cluster) runControllerDuties(ctx context.Context) {
 // until ctx ends, registering again whenever the controller no longer knows the epoch.
 func (cl *cluster) runBrokerLifecycle(ctx context.Context) {
 	b := cl.b
+	if cl.raft.IsObserver() && !cl.joinAsObserver(ctx) {
+		return
+	}
 	for ctx.Err() == nil {
 		epoch, err := cl.register(ctx)
 		if err != nil {
@@ -343,4 +350,83 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// handleAddRaftVoter adds a node that is not in controller.quorum.voters to the
+// metadata quorum as an observer (a non-voting member that follows the log): how a
+// broker joins a running cluster. Samsa does not change the voters of a formed quorum.
+func (cl *cluster) handleAddRaftVoter(ctx context.Context, _ *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.AddRaftVoterRequest)
+	resp := req.ResponseKind().(*kmsg.AddRaftVoterResponse)
+	var err error
+	switch {
+	case req.ClusterID != nil && *req.ClusterID != "" && *req.ClusterID != cl.b.quorum.Image().ClusterID:
+		err = fmt.Errorf("broker: node %d belongs to cluster %q, not %q: %w", req.VoterID, *req.ClusterID, cl.b.quorum.Image().ClusterID, kerr.InconsistentClusterID)
+	case len(req.Listeners) == 0:
+		err = fmt.Errorf("broker: node %d named no controller listener: %w", req.VoterID, kerr.InvalidRequest)
+	default:
+		l := req.Listeners[0]
+		err = cl.raft.AddObserver(ctx, req.VoterID, net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))
+	}
+	resp.ErrorCode = errorCode(err)
+	if err != nil {
+		resp.ErrorMessage = kmsg.StringPtr(err.Error())
+	}
+	return resp, nil
+}
+
+// joinAsObserver, on a node with the controller role that is not a voter, asks the
+// voters until the active controller adds it to the quorum, then waits until the log
+// has reached it (the cluster secret it authenticates with is in it).
+func (cl *cluster) joinAsObserver(ctx context.Context) bool {
+	b := cl.b
+	host, port := cl.controllerEndpoint()
+	b.logger.Info("not in controller.quorum.voters: joining the metadata quorum as an observer", "controllerListener", net.JoinHostPort(host, strconv.Itoa(port)))
+	for ctx.Err() == nil && b.quorum.Image().ClusterSecret == "" {
+		for _, id := range slices.Sorted(maps.Keys(cl.voters)) {
+			req := kmsg.NewPtrAddRaftVoterRequest()
+			req.Version, req.VoterID, req.TimeoutMillis = 0, b.cfg.NodeID, 10000
+			if cid := b.cfg.ClusterID; cid != "" {
+				req.ClusterID = kmsg.StringPtr(cid)
+			}
+			l := kmsg.NewAddRaftVoterRequestListener()
+			l.Name, l.Host, l.Port = b.cfg.ControllerListenerNames[0], host, uint16(port)
+			req.Listeners = append(req.Listeners, l)
+			p := newPeerClient(cl.voters[id], "samsa-node-"+strconv.Itoa(int(b.cfg.NodeID)), nil)
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			resp, err := p.request(rctx, req)
+			cancel()
+			p.close()
+			if err != nil {
+				continue // not the active controller, or down
+			}
+			if err := codeError(resp.(*kmsg.AddRaftVoterResponse).ErrorCode, resp.(*kmsg.AddRaftVoterResponse).ErrorMessage); err != nil {
+				b.logger.Warn("joining the metadata quorum", "err", err)
+				continue
+			}
+			break
+		}
+		// The log (with the cluster secret) arrives once the leader has added us; ask
+		// again if it does not.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		b.waitForImage(wctx, func(img *metadata.Image) bool { return img.ClusterSecret != "" })
+		cancel()
+	}
+	return ctx.Err() == nil
+}
+
+// controllerEndpoint is the address voters reach this node's controller listener at:
+// its configured host, or the advertised host when it binds every interface.
+func (cl *cluster) controllerEndpoint() (string, int) {
+	addr := cl.ctlListener.Addr().(*net.TCPAddr)
+	host := ""
+	for _, l := range cl.b.cfg.Listeners {
+		if l.Name == cl.b.cfg.ControllerListenerNames[0] {
+			host = l.Host
+		}
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = cl.b.advertisedHost
+	}
+	return host, addr.Port
 }

@@ -28,6 +28,12 @@ type Options struct {
 	// Log makes a failed test print every node's whole log (up to its last 256 KiB)
 	// instead of its last 80 lines; the tail is printed on failure either way.
 	Log bool
+	// Voters is how many nodes (ids 1..Voters) are in controller.quorum.voters; the
+	// others join the metadata quorum as observers. Zero means all of them.
+	Voters int
+	// Later is how many nodes (the highest ids) Start does not start: the test starts
+	// them with Node.Start, to add brokers to a running cluster.
+	Later int
 	// Timeout bounds each node's start-up (until it listens) and SIGTERM shutdown, and
 	// is the deadline of WaitForBrokers, WaitForLeader and ActiveController.
 	// Zero means DefaultTimeout.
@@ -81,7 +87,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 			propsPath: filepath.Join(c.dir, fmt.Sprintf("node-%d.properties", i)),
 			logPath:   filepath.Join(c.dir, fmt.Sprintf("node-%d.log", i)),
 		}
-		text, err := renderProps(NodeProps(i, ips, n.Dir, opts.Props))
+		text, err := renderProps(NodeProps(i, ips, opts.Voters, n.Dir, opts.Props))
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -94,12 +100,13 @@ func Start(t testing.TB, opts Options) *Cluster {
 	t.Cleanup(c.killAll)
 	// All processes start before any is waited for: a node may open its listener only
 	// once a quorum of its peers is up.
-	for _, n := range c.nodes {
+	started := c.nodes[:len(c.nodes)-opts.Later]
+	for _, n := range started {
 		if err := n.launch(); err != nil {
 			t.Fatalf("%v", err)
 		}
 	}
-	for _, n := range c.nodes {
+	for _, n := range started {
 		n.waitListening()
 	}
 	return c
@@ -141,13 +148,16 @@ func (c *Cluster) printLogsIfFailed() {
 }
 
 // NodeProps returns node id's server.properties: the keys cluster mode reads, for the
-// nodes whose addresses are ips (node i at ips[i-1]) with data under dir, then extra,
-// which overrides any of them. Generated keys keep their order; extra keys that are not
-// among them follow in sorted order.
-func NodeProps(id int32, ips []string, dir string, extra map[string]string) [][2]string {
+// nodes whose addresses are ips (node i at ips[i-1]), the first nvoters of them voters
+// (0: all), with data under dir, then extra, which overrides any of them. Generated keys
+// keep their order; extra keys that are not among them follow in sorted order.
+func NodeProps(id int32, ips []string, nvoters int, dir string, extra map[string]string) [][2]string {
 	ip := ips[id-1]
-	voters := make([]string, len(ips))
-	for i, v := range ips {
+	if nvoters <= 0 || nvoters > len(ips) {
+		nvoters = len(ips)
+	}
+	voters := make([]string, nvoters)
+	for i, v := range ips[:nvoters] {
 		voters[i] = fmt.Sprintf("%d@%s:9093", i+1, v)
 	}
 	props := [][2]string{

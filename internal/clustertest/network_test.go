@@ -87,7 +87,7 @@ func TestPickSubnet(t *testing.T) {
 
 func TestNodeProps(t *testing.T) {
 	ips := []string{"10.200.1.11", "10.200.1.12", "10.200.1.13"}
-	got := NodeProps(2, ips, "/data/node-2", map[string]string{
+	got := NodeProps(2, ips, 0, "/data/node-2", map[string]string{
 		"controller.quorum.timeout.ms": "500",
 		"listeners":                    "PLAINTEXT://:9092",
 		"a.first":                      "x",
@@ -108,7 +108,7 @@ func TestNodeProps(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("NodeProps =\n%v\nwant\n%v", got, want)
 	}
-	if got := NodeProps(1, ips[:1], "/d", nil)[2][1]; got != "PLAINTEXT://10.200.1.11:9092,CONTROLLER://10.200.1.11:9093" {
+	if got := NodeProps(1, ips[:1], 0, "/d", nil)[2][1]; got != "PLAINTEXT://10.200.1.11:9092,CONTROLLER://10.200.1.11:9093" {
 		t.Errorf("listeners of node 1 = %q", got)
 	}
 }

@@ -1054,8 +1054,6 @@ func (c *Config) validateQuorum() error {
 		}
 	}
 	switch {
-	case c.HasRole("controller") && !ids[c.NodeID]:
-		return fmt.Errorf("config: %s: node.id %d has the controller role but is not a voter", key, c.NodeID)
 	case !c.HasRole("controller") && ids[c.NodeID]:
 		return fmt.Errorf("config: %s: node.id %d is a voter but process.roles lacks controller", key, c.NodeID)
 	case c.HasRole("controller") && len(c.ControllerListenerNames) == 0:

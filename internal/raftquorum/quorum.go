@@ -64,8 +64,6 @@ func (cfg *Config) validate() error {
 	switch {
 	case len(cfg.Voters) == 0:
 		return errors.New("raftquorum: controller.quorum.voters is empty")
-	case cfg.Voters[cfg.NodeID] == "":
-		return fmt.Errorf("raftquorum: node.id %d is not in controller.quorum.voters", cfg.NodeID)
 	case cfg.Dir == "":
 		return errors.New("raftquorum: no directory for the raft log")
 	case cfg.Conns == nil:
@@ -230,6 +228,14 @@ func open(cfg Config, store *raftboltdb.BoltStore) (*Quorum, error) {
 	}
 	q.raft = r
 
+	// A node that is not a voter is an observer: it does not bootstrap, and follows the
+	// log once the active controller has added it (AddObserver, asked by the node's
+	// broker side).
+	if cfg.Voters[cfg.NodeID] == "" {
+		q.wg.Add(1)
+		go q.leadershipLoop()
+		return q, nil
+	}
 	// Every voter must bootstrap with the very same configuration entry, hence the order.
 	// On an existing state the entry is ignored: changing the voters of a formed cluster
 	// would need raft membership changes, which the quorum does not make.
@@ -557,4 +563,35 @@ func (q *Quorum) stepDown() {
 	if err := q.waitFuture(context.Background(), q.raft.LeadershipTransfer()); err != nil {
 		q.logger.Warn("raftquorum: leadership transfer failed", "err", err)
 	}
+}
+
+// IsObserver reports whether this node is not a voter: it follows the metadata log
+// without voting.
+func (q *Quorum) IsObserver() bool { return q.cfg.Voters[q.cfg.NodeID] == "" }
+
+// AddObserver makes node id at addr (its controller listener) a non-voting member on
+// the active controller: raft then replicates the log to it. Adding a member again
+// with the same address changes nothing.
+func (q *Quorum) AddObserver(ctx context.Context, id int32, addr string) error {
+	if !q.IsActive() {
+		return fmt.Errorf("raftquorum: add observer %d: node %d is not the active controller: %w", id, q.cfg.NodeID, kerr.NotController)
+	}
+	if _, ok := q.cfg.Voters[id]; ok {
+		return fmt.Errorf("raftquorum: node %d is a voter, not an observer: %w", id, kerr.InvalidRequest)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("raftquorum: add observer %d: address %q: %v: %w", id, addr, err, kerr.InvalidRequest)
+	}
+	if f := q.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.ID == serverID(id) && s.Address == raft.ServerAddress(addr) {
+				return nil
+			}
+		}
+	}
+	if err := q.waitFuture(ctx, q.raft.AddNonvoter(serverID(id), raft.ServerAddress(addr), 0, 10*time.Second)); err != nil {
+		return raftError("add observer", err)
+	}
+	q.logger.Info("raftquorum: added an observer", "node", id, "addr", addr)
+	return nil
 }

@@ -716,7 +716,6 @@ func TestOpenValidation(t *testing.T) {
 		edit func(*Config)
 	}{
 		{"no voters", func(c *Config) { c.Voters = nil }},
-		{"node not a voter", func(c *Config) { c.NodeID = 2 }},
 		{"bad voter address", func(c *Config) { c.Voters = map[int32]string{1: "nohostport"} }},
 		{"negative voter id", func(c *Config) { c.Voters[-1] = "h:1" }},
 		{"no dir", func(c *Config) { c.Dir = "" }},
@@ -755,4 +754,48 @@ func TestSnapshotCodecBounds(t *testing.T) {
 	if q.Image().Offset != 0 || q.Image().ClusterID != "" {
 		t.Fatal("failed restore changed the image")
 	}
+}
+
+// TestObserver: a node outside the voters follows the log once the active controller
+// adds it, and never votes or leads.
+func TestObserver(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	active := c.waitActive()
+	if _, err := active.Propose(ctx(t), []metadata.Record{registerBroker(7)}); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &node{id: 4, dir: t.TempDir(), ln: ln, conns: make(chan net.Conn, 16), acceptDone: make(chan struct{})}
+	c.nodes[4] = obs // c.voters stays 1..3
+	go obs.acceptLoop(t)
+	q4 := c.start(4)
+	if !q4.IsObserver() || active.IsObserver() {
+		t.Fatalf("IsObserver: node 4 %v, node %d %v", q4.IsObserver(), active.cfg.NodeID, active.IsObserver())
+	}
+	wantKerr(t, active.AddObserver(ctx(t), 2, "127.0.0.1:1"), kerr.InvalidRequest)
+	if err := active.AddObserver(ctx(t), 4, ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := active.AddObserver(ctx(t), 4, ln.Addr().String()); err != nil {
+		t.Fatalf("adding the observer again: %v", err)
+	}
+	waitFor(t, "the observer to catch up", func() bool { return q4.Image().Offset == active.Image().Offset })
+	if _, ok := q4.Image().Brokers[7]; !ok {
+		t.Fatal("the observer's image lacks broker 7")
+	}
+
+	// Leadership moves among the voters only; the observer keeps following.
+	c.stop(active.cfg.NodeID)
+	next := c.waitActive()
+	if next == q4 || q4.IsActive() {
+		t.Fatal("the observer became the active controller")
+	}
+	if _, err := next.Propose(ctx(t), []metadata.Record{registerBroker(8)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the observer to follow the new leader", func() bool { _, ok := q4.Image().Brokers[8]; return ok })
 }
