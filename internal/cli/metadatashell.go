@@ -535,14 +535,6 @@ func topicZNode(t kmsg.MetadataResponseTopic) string {
 	}.String()
 }
 
-// strsAny makes a JSON array of strings for jsonObject.
-func strsAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
 
 // sortedJSONObject is m as a JSON object with its keys in order.
 func sortedJSONObject(m map[string]string) jsonObject {

@@ -506,18 +506,17 @@ func quorumLeader(resp *kmsg.DescribeQuorumResponse) (int32, string) {
 	if resp.ErrorCode != 0 {
 		return -1, fmt.Sprintf("error code %d", resp.ErrorCode)
 	}
-	for _, rt := range resp.Topics {
-		for _, p := range rt.Partitions {
-			if p.ErrorCode != 0 {
-				return -1, fmt.Sprintf("partition error code %d", p.ErrorCode)
-			}
-			if p.LeaderID < 0 {
-				return -1, "no leader"
-			}
-			return p.LeaderID, ""
-		}
+	if len(resp.Topics) == 0 || len(resp.Topics[0].Partitions) == 0 {
+		return -1, "no partition in response"
 	}
-	return -1, "no partition in response"
+	switch p := resp.Topics[0].Partitions[0]; {
+	case p.ErrorCode != 0:
+		return -1, fmt.Sprintf("partition error code %d", p.ErrorCode)
+	case p.LeaderID < 0:
+		return -1, "no leader"
+	default:
+		return p.LeaderID, ""
+	}
 }
 
 func summary(seen []string) string {

@@ -550,10 +550,8 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	c.stop(behind)
 
-	var img *metadata.Image
 	for i := range 12 {
-		var err error
-		if img, err = leader.Propose(ctx(t), []metadata.Record{registerBroker(int32(i))}); err != nil {
+		if _, err := leader.Propose(ctx(t), []metadata.Record{registerBroker(int32(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
