@@ -535,7 +535,6 @@ func topicZNode(t kmsg.MetadataResponseTopic) string {
 	}.String()
 }
 
-
 // sortedJSONObject is m as a JSON object with its keys in order.
 func sortedJSONObject(m map[string]string) jsonObject {
 	keys := make([]string, 0, len(m))
