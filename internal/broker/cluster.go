@@ -29,8 +29,9 @@ import (
 //     brokers forward). Only the active controller (the Raft leader, once caught up)
 //     serves the controller APIs; the others close such connections, and the caller
 //     retries with the new leader.
-//   - Every node follows the metadata log through its Raft voter, so its Image is the
-//     cluster's, and its replica manager reconciles from it.
+//   - Every node follows the metadata log as a Raft voter (or, outside
+//     controller.quorum.voters, as an observer the active controller added), so its
+//     Image is the cluster's, and its replica manager reconciles from it.
 //   - The broker side registers with the active controller, heartbeats, and before
 //     stopping asks for a controlled shutdown that moves its leadership away.
 //   - Admin requests arriving on a broker listener (CreateTopics, DeleteTopics, ...) are

@@ -3,6 +3,10 @@
 // ordered and persisted by a Raft log replicated across the voters listed in
 // controller.quorum.voters.
 //
+// A node whose id is not among the voters is an observer: it does not bootstrap a
+// configuration and so never campaigns; once the active controller has added it as a
+// non-voting member (AddObserver) it receives and applies the log like a voter.
+//
 // # Mapping onto Raft
 //
 // The state machine (FSM) is a *metadata.Image. One Propose is one Raft log entry whose
