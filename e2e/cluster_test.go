@@ -597,7 +597,15 @@ func TestClusterGroupsSurviveBrokerLoss(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	offs, err := adm.FetchOffsets(ctx, groupID)
+	// A fresh admin client that knows only the live nodes: the test's own may still
+	// hold the dead coordinator.
+	var live []string
+	for _, n := range c.Nodes() {
+		if n.ID != coord {
+			live = append(live, n.Addr())
+		}
+	}
+	offs, err := kadm.NewClient(c.Client(t, kgo.SeedBrokers(live...))).FetchOffsets(ctx, groupID)
 	if err != nil {
 		t.Fatal(err)
 	}
