@@ -87,6 +87,9 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 	}()
 
 	clusterMode := len(cfg.ControllerQuorumVoters) > 0
+	if clusterMode && (!cfg.HasRole("controller") || !cfg.HasRole("broker")) {
+		return nil, fmt.Errorf("broker: process.roles=%s: nodes with one role are not supported yet; give every node process.roles=broker,controller (a node outside controller.quorum.voters joins as a non-voting observer)", strings.Join(cfg.ProcessRoles, ","))
+	}
 	var ctlLn net.Listener
 	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))))

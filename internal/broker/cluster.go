@@ -59,9 +59,6 @@ const controllerRequestTimeout = 10 * time.Second
 // newCluster opens the Raft quorum. ctlLn is the bound controller listener.
 func newCluster(b *Broker, dir string, ctlLn net.Listener) (*cluster, error) {
 	cfg := b.cfg
-	if !cfg.HasRole("controller") {
-		return nil, fmt.Errorf("broker: process.roles=broker: broker-only nodes are not supported yet; give every node process.roles=broker,controller")
-	}
 	cl := &cluster{
 		b:           b,
 		voters:      make(map[int32]string),
