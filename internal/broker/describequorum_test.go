@@ -3,49 +3,12 @@ package broker
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/samsa-io/samsa/internal/config"
 )
-
-// startQuorumTestBroker runs a single-node broker in this package (package brokertest
-// imports this one, so it cannot be used here) and returns a client for it.
-func startQuorumTestBroker(t *testing.T) (*Broker, *kgo.Client) {
-	t.Helper()
-	cfg, _, err := config.Load("", nil, map[string]string{
-		"listeners": "PLAINTEXT://127.0.0.1:0",
-		"log.dirs":  t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("broker stopped with: %v", err)
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return b, cl
-}
 
 func describeQuorumRequest(version int16, topic string, partitions ...int32) *kmsg.DescribeQuorumRequest {
 	req := kmsg.NewPtrDescribeQuorumRequest()
@@ -64,7 +27,7 @@ func describeQuorumRequest(version int16, topic string, partitions ...int32) *km
 // TestDescribeQuorumSingleNode: one node is the whole quorum, its leader with epoch 1,
 // and its log end offset and high watermark follow the metadata image.
 func TestDescribeQuorumSingleNode(t *testing.T) {
-	b, cl := startQuorumTestBroker(t)
+	b, cl := runInternal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -132,7 +95,7 @@ func TestDescribeQuorumSingleNode(t *testing.T) {
 // TestDescribeQuorumUnknownPartition: only __cluster_metadata-0 is described; anything
 // else gets UNKNOWN_TOPIC_OR_PARTITION at the partition level, beside a valid answer.
 func TestDescribeQuorumUnknownPartition(t *testing.T) {
-	_, cl := startQuorumTestBroker(t)
+	_, cl := runInternal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -60,13 +60,13 @@ func (s groupStore) Scan(ctx context.Context, p int32, fn func(group.Record)) er
 	// until its followers fetch again, and its whole log is what the partition will hold
 	// (followers truncate to it), so offsets committed under the previous leader are
 	// all there.
-	hw := part.Log.LogEndOffset()
+	end := part.Log.LogEndOffset()
 	off := part.Log.LogStartOffset()
-	for off < hw {
+	for off < end {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := part.Log.Read(off, scanReadBytes, hw, true)
+		res, err := part.Log.Read(off, scanReadBytes, end, true)
 		if err != nil {
 			return err
 		}

@@ -169,9 +169,15 @@ func (p *Partition) minInsync() int {
 // moved, NOT_ENOUGH_REPLICAS_AFTER_APPEND if the records are committed with fewer
 // in-sync replicas than min.insync.replicas, and REQUEST_TIMED_OUT when ctx ends first.
 func (p *Partition) WaitForCommit(ctx context.Context, offset int64, leaderEpoch int32) error {
-	ch := make(chan struct{}, 1)
-	p.Watch(ch)
-	defer p.Unwatch(ch)
+	// The channel is made and registered only when the first check finds the offset not
+	// yet committed (on a single node it always is, so acks=all costs no more than
+	// acks=1); the check runs again after registering, so no wake-up is missed.
+	var ch chan struct{}
+	defer func() {
+		if ch != nil {
+			p.Unwatch(ch)
+		}
+	}()
 	for {
 		p.mu.Lock()
 		if p.role != roleLeader || p.leaderEpoch != leaderEpoch {
@@ -188,6 +194,11 @@ func (p *Partition) WaitForCommit(ctx context.Context, offset int64, leaderEpoch
 			return nil
 		}
 		p.mu.Unlock()
+		if ch == nil {
+			ch = make(chan struct{}, 1)
+			p.Watch(ch)
+			continue
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
