@@ -66,6 +66,16 @@ func Start(t testing.TB, dir string, overrides map[string]string) *Broker {
 		first.others = c.Brokers[1:]
 		return first
 	}
+	tb, err := start(t, dir, overrides)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return tb
+}
+
+// start is Start for one node, returning the error instead of failing the test.
+func start(t testing.TB, dir string, overrides map[string]string) (*Broker, error) {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -78,7 +88,7 @@ func Start(t testing.TB, dir string, overrides map[string]string) *Broker {
 	}
 	cfg, _, err := config.Load("", nil, ov)
 	if err != nil {
-		t.Fatalf("brokertest: config: %v", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("SAMSA_TEST_LOG") != "" {
@@ -86,13 +96,13 @@ func Start(t testing.TB, dir string, overrides map[string]string) *Broker {
 	}
 	b, err := broker.New(cfg, logger)
 	if err != nil {
-		t.Fatalf("brokertest: broker.New: %v", err)
+		return nil, fmt.Errorf("broker.New: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb := &Broker{t: t, Dir: dir, Addr: b.Addr(), b: b, stop: cancel, done: make(chan error, 1), overrides: overrides}
 	go func() { tb.done <- b.Run(ctx) }()
 	t.Cleanup(tb.Stop)
-	return tb
+	return tb, nil
 }
 
 // Restart stops the broker and starts it again on its data with its overrides plus
@@ -254,6 +264,25 @@ var clusterDefaults = map[string]string{
 // all n brokers. Nodes are stopped when the test ends.
 func StartCluster(t testing.TB, n int, overrides map[string]string) *Cluster {
 	t.Helper()
+	// The ports are picked free and then given to the nodes, so another process may
+	// take one in between; then the whole cluster starts again on new ports (every
+	// node's voter list names them all).
+	for attempt := 1; ; attempt++ {
+		c, err := startCluster(t, n, overrides)
+		if err == nil {
+			c.WaitForBrokers(n)
+			return c
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("brokertest: %v", err)
+		}
+		t.Logf("brokertest: starting the cluster again on other ports: %v", err)
+	}
+}
+
+// startCluster starts the n nodes of StartCluster; on an error it stops those started.
+func startCluster(t testing.TB, n int, overrides map[string]string) (*Cluster, error) {
+	t.Helper()
 	clients := make([]string, n)
 	controllers := make([]string, n)
 	var voters []string
@@ -277,10 +306,16 @@ func StartCluster(t testing.TB, n int, overrides map[string]string) *Cluster {
 		for k, v := range overrides {
 			ov[k] = v
 		}
-		c.Brokers = append(c.Brokers, Start(t, "", ov))
+		b, err := start(t, "", ov)
+		if err != nil {
+			for _, started := range c.Brokers {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("node %d: %w", i+1, err)
+		}
+		c.Brokers = append(c.Brokers, b)
 	}
-	c.WaitForBrokers(n)
-	return c
+	return c, nil
 }
 
 // freePort returns a loopback address with a port that was free a moment ago.
