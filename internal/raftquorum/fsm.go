@@ -49,16 +49,22 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.q.logger.Debug("raftquorum: log entry does not apply", "index", l.Index, "err", err)
 		return applyResult{err: err}
 	}
-	f.publish(prev, next)
+	f.publish(prev, next, &Entry{Offset: prev.Offset, Records: recs})
 	return applyResult{img: next}
 }
 
-// publish makes next the current image, remembers its cluster id, then notifies the
+// publish makes next the current image, remembers its cluster id and the entry that led
+// to it (nil for a restored snapshot, which empties the tail), then notifies the
 // subscribers outside the quorum's lock.
-func (f *fsm) publish(prev, next *metadata.Image) {
+func (f *fsm) publish(prev, next *metadata.Image, e *Entry) {
 	f.checkClusterID(next)
 	f.q.mu.Lock()
 	f.q.img.Store(next)
+	if e != nil {
+		f.q.rememberLocked(*e)
+	} else {
+		f.q.tail, f.q.tailLen = nil, 0
+	}
 	subs := f.q.subs // Subscribe appends, never writes in place, so sharing is safe
 	f.q.mu.Unlock()
 	for _, fn := range subs {
@@ -107,7 +113,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("raftquorum: restore snapshot: %w", err)
 	}
-	f.publish(f.q.Image(), img)
+	f.publish(f.q.Image(), img, nil)
 	return nil
 }
 

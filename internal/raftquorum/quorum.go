@@ -118,10 +118,13 @@ type Quorum struct {
 	clusterErr atomic.Pointer[error]          // set once when the log holds another cluster's id
 	closed     atomic.Bool
 
-	// mu guards subs. The FSM also holds it while it stores img, so a caller that
-	// subscribes and then reads Image() misses no change.
-	mu   sync.Mutex
-	subs []func(prev, next *metadata.Image)
+	// mu guards subs, tail and tailLen. The FSM also holds it while it stores img, so a
+	// caller that subscribes and then reads Image() misses no change, and RecordsSince
+	// sees the tail and the image agree.
+	mu      sync.Mutex
+	subs    []func(prev, next *metadata.Image)
+	tail    []Entry // the latest applied entries, oldest first; see RecordsSince
+	tailLen int     // records in tail
 
 	// actMu serialises leadership changes: it guards cancelActivation and is held while
 	// active changes and while the change is sent on activeCh, so the values on the
