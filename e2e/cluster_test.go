@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -110,7 +111,7 @@ func waitTopic(t *testing.T, c *clustertest.Cluster, topic string, partitions in
 	var td kadm.TopicDetails
 	c.WaitFor(t, 30*time.Second, "topic "+topic+" on every node", func() (bool, string) {
 		for _, n := range c.Nodes() {
-			if !n.Running() || n.Paused() {
+			if !n.Running() || n.Paused() || n.ControllerOnly() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -271,6 +272,49 @@ func consumeLoop(ctx context.Context, t *testing.T, c *clustertest.Cluster, topi
 	}
 }
 
+// ledger is an idempotent acks=all producer and a consumer running against a topic
+// while a test injects faults.
+type ledger struct {
+	t        *testing.T
+	c        *clustertest.Cluster
+	ck       *checker
+	stop     context.CancelFunc
+	produced chan int
+	consumed chan struct{}
+}
+
+func startLedger(t *testing.T, c *clustertest.Cluster, topic string) *ledger {
+	ctx, stop := context.WithCancel(context.Background())
+	l := &ledger{t: t, c: c, ck: newChecker(), stop: stop, produced: make(chan int, 1), consumed: make(chan struct{})}
+	go produceLoop(ctx, t, c, topic, l.ck, l.produced)
+	go consumeLoop(ctx, t, c, topic, l.ck, l.consumed)
+	return l
+}
+
+func (l *ledger) acked() int {
+	l.ck.mu.Lock()
+	defer l.ck.mu.Unlock()
+	return len(l.ck.acked)
+}
+
+// waitProgress waits until 200 more writes were acknowledged.
+func (l *ledger) waitProgress(what string) {
+	l.t.Helper()
+	start := l.acked()
+	l.c.WaitFor(l.t, 60*time.Second, "acknowledged writes after "+what, func() (bool, string) {
+		n := l.acked()
+		return n >= start+200, fmt.Sprintf("%d acknowledged since", n-start)
+	})
+}
+
+// finish stops the producer and the consumer.
+func (l *ledger) finish() {
+	l.stop()
+	n := <-l.produced
+	<-l.consumed
+	l.t.Logf("produced %d records, %d acknowledged", n, l.acked())
+}
+
 // TestClusterNoAcknowledgedLoss produces with acks=all and an idempotent producer
 // while the partition leader is killed, the active controller is killed and a follower
 // is paused; then every acknowledged record must be in the log exactly once at the
@@ -282,22 +326,8 @@ func TestClusterNoAcknowledgedLoss(t *testing.T) {
 	const topic = "ledger"
 	createClusterTopic(t, adm, topic, 1, 3, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")})
 
-	ck := newChecker()
-	ctx, stop := context.WithCancel(context.Background())
-	produced := make(chan int, 1)
-	consumed := make(chan struct{})
-	go produceLoop(ctx, t, c, topic, ck, produced)
-	go consumeLoop(ctx, t, c, topic, ck, consumed)
-
-	acked := func() int { ck.mu.Lock(); defer ck.mu.Unlock(); return len(ck.acked) }
-	waitProgress := func(what string) {
-		t.Helper()
-		start := acked()
-		c.WaitFor(t, 60*time.Second, "acknowledged writes after "+what, func() (bool, string) {
-			n := acked()
-			return n >= start+200, fmt.Sprintf("%d acknowledged since", n-start)
-		})
-	}
+	run := startLedger(t, c, topic)
+	ck, waitProgress := run.ck, run.waitProgress
 	waitProgress("start")
 
 	// Kill -9 the partition leader; measure until writes are acknowledged again.
@@ -344,11 +374,7 @@ func TestClusterNoAcknowledgedLoss(t *testing.T) {
 	c.Node(follower).Resume()
 	waitProgress("resuming the follower")
 
-	stop()
-	n := <-produced
-	<-consumed
-	t.Logf("produced %d records, %d acknowledged", n, acked())
-
+	run.finish()
 	waitFullISR(t, c, topic, 1, 3)
 	final := readTopic(t, c, topic, 1)
 	ck.verify(t, final)
@@ -381,13 +407,21 @@ func compareReplicaLogs(t *testing.T, c *clustertest.Cluster, topic string, part
 	t.Helper()
 	// Let the followers fetch the last high watermark before stopping.
 	time.Sleep(time.Second)
-	for _, n := range c.Nodes() {
+	// Brokers first, while the controllers can still move their leadership.
+	nodes := c.Nodes()
+	slices.SortStableFunc(nodes, func(a, b *clustertest.Node) int {
+		return cmp.Compare(boolInt(a.ControllerOnly()), boolInt(b.ControllerOnly()))
+	})
+	for _, n := range nodes {
 		n.Stop()
 	}
 	for p := range partitions {
 		var ref [][]byte
 		refNode := int32(-1)
 		for _, n := range c.Nodes() {
+			if n.ControllerOnly() {
+				continue
+			}
 			batches := readBatches(t, filepath.Join(n.Dir, fmt.Sprintf("%s-%d", topic, p)))
 			if refNode < 0 {
 				ref, refNode = batches, n.ID
@@ -406,6 +440,13 @@ func compareReplicaLogs(t *testing.T, c *clustertest.Cluster, topic string, part
 		}
 		t.Logf("partition %d: %d identical batches on every replica", p, len(ref))
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // readBatches returns the record batches of a partition directory's segments in order.

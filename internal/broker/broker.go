@@ -43,7 +43,10 @@ type Broker struct {
 	// coord is the group coordinator; it loads __consumer_offsets once that exists.
 	coord *group.Coordinator
 
-	listeners []net.Listener
+	listeners []net.Listener // client listeners; none on a controller-only node
+	// ctlListener is the controller listener of a node with the controller role in a
+	// cluster; served by cluster.
+	ctlListener net.Listener
 	// cluster is set in cluster mode (controller.quorum.voters configured); nil on a
 	// single node.
 	cluster *cluster
@@ -87,8 +90,9 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 	}()
 
 	clusterMode := len(cfg.ControllerQuorumVoters) > 0
-	if clusterMode && (!cfg.HasRole("controller") || !cfg.HasRole("broker")) {
-		return nil, fmt.Errorf("broker: process.roles=%s: nodes with one role are not supported yet; give every node process.roles=broker,controller (a node outside controller.quorum.voters joins as a non-voting observer)", strings.Join(cfg.ProcessRoles, ","))
+	isBroker, isController := cfg.HasRole("broker"), cfg.HasRole("controller")
+	if !clusterMode && !(isBroker && isController) {
+		return nil, fmt.Errorf("broker: process.roles=%s needs controller.quorum.voters: only a node with both roles runs alone", strings.Join(cfg.ProcessRoles, ","))
 	}
 	var ctlLn net.Listener
 	for _, l := range cfg.Listeners {
@@ -96,7 +100,7 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("broker: listeners: %s: %w", l.Name, err)
 		}
-		if clusterMode && slices.Contains(cfg.ControllerListenerNames, l.Name) {
+		if clusterMode && isController && slices.Contains(cfg.ControllerListenerNames, l.Name) {
 			// Served by the cluster: Raft and the controller APIs.
 			if ctlLn != nil {
 				ln.Close()
@@ -114,9 +118,15 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 			}
 		}()
 	}
-	if len(b.listeners) == 0 {
+	switch {
+	case isBroker && len(b.listeners) == 0:
 		return nil, fmt.Errorf("broker: listeners: no listener for clients (only the controller listener)")
+	case !isBroker && len(b.listeners) > 0:
+		return nil, fmt.Errorf("broker: listeners: %s is not a controller listener, and a node with only the controller role serves no clients", b.cfg.Listeners[0].Name)
+	case clusterMode && isController && ctlLn == nil:
+		return nil, fmt.Errorf("broker: controller.listener.names: no listener of %v is in listeners", cfg.ControllerListenerNames)
 	}
+	b.ctlListener = ctlLn
 	b.advertisedHost, b.advertisedPort = b.advertisedAddr()
 
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -124,13 +134,10 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 	}
 	metaDir := filepath.Join(dataDir, metadataDirName)
 	if clusterMode {
-		if ctlLn == nil {
-			return nil, fmt.Errorf("broker: controller.listener.names: no listener of %v is in listeners", cfg.ControllerListenerNames)
-		}
 		if b.cluster, err = newCluster(b, metaDir, ctlLn); err != nil {
 			return nil, err
 		}
-		b.quorum = b.cluster.raft
+		b.quorum = b.cluster.quorum()
 		for _, k := range forwardedKeys {
 			a := b.apis[k]
 			a.handle = b.cluster.forward
@@ -157,6 +164,9 @@ func New(cfg *config.Config, logger *slog.Logger) (_ *Broker, err error) {
 		// 0 in ControllerConfig means Kafka's default; a configured 0 is passed as -1.
 		LeaderImbalancePerBrokerPercentage: cmp.Or(cfg.LeaderImbalancePerBrokerPercentage, -1),
 	})
+	if !isBroker {
+		return b, nil // a controller hosts no partitions and no groups
+	}
 
 	b.logs, err = commitlog.OpenManager(dataDir, commitlog.ManagerOptions{
 		Options:                         commitlog.Options{Logger: logger},
@@ -277,13 +287,16 @@ func uncleanElection(cfg *config.Config) func(map[string]string) bool {
 // else the first listener, with an empty or wildcard host replaced by this machine's
 // name (as Kafka does) or localhost when that name does not resolve, and port 0
 // replaced by the port actually bound.
+//
+// A node with only the controller role has no client listener: its address is its
+// controller listener's.
 func (b *Broker) advertisedAddr() (string, int32) {
 	host, port := b.cfg.Listeners[0].Host, b.cfg.Listeners[0].Port
 	if len(b.cfg.AdvertisedListeners) > 0 {
 		host, port = b.cfg.AdvertisedListeners[0].Host, b.cfg.AdvertisedListeners[0].Port
 	}
 	if port == 0 {
-		port = int32(b.listeners[0].Addr().(*net.TCPAddr).Port)
+		port = int32(b.firstListener().Addr().(*net.TCPAddr).Port)
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "localhost"
@@ -296,8 +309,16 @@ func (b *Broker) advertisedAddr() (string, int32) {
 	return host, port
 }
 
-// Addr is the address of the first listener.
-func (b *Broker) Addr() string { return b.listeners[0].Addr().String() }
+// Addr is the address of the first client listener (the controller listener on a node
+// with only the controller role).
+func (b *Broker) Addr() string { return b.firstListener().Addr().String() }
+
+func (b *Broker) firstListener() net.Listener {
+	if len(b.listeners) == 0 {
+		return b.ctlListener
+	}
+	return b.listeners[0]
+}
 
 // Run serves until ctx ends, then shuts down: stop accepting, close connections, wait
 // for their goroutines, then flush and close the logs and the metadata.
@@ -307,6 +328,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	// handling the very request, or a leader its followers still fetch from).
 	serve, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
+	if b.replicas == nil {
+		return b.runController(ctx, serve, stopServing)
+	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -335,13 +359,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		}()
 	}
 	if cl := b.cluster; cl != nil {
-		for _, run := range []func(context.Context){cl.acceptController, cl.runControllerDuties} {
-			b.wg.Add(1)
-			go func() {
-				defer b.wg.Done()
-				run(serve)
-			}()
-		}
+		b.runCluster(serve)
 		// Heartbeats stop when shutdown begins; the controlled shutdown sends its own.
 		b.wg.Add(1)
 		go func() {
@@ -356,18 +374,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.cluster.controlledShutdown()
 	}
 	stopServing()
-	for _, ln := range b.listeners {
-		ln.Close()
-	}
-	if b.cluster != nil {
-		b.cluster.ctlListener.Close()
-	}
-	b.mu.Lock()
-	for c := range b.conns {
-		c.Close()
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
+	b.closeConns()
 	// After the connections (a JoinGroup may be waiting on the coordinator) and before
 	// the logs it writes to.
 	b.coord.Close()
@@ -382,8 +389,10 @@ func (b *Broker) closeAll() error {
 	for _, ln := range b.listeners {
 		ln.Close()
 	}
+	if b.ctlListener != nil {
+		b.ctlListener.Close()
+	}
 	if b.cluster != nil {
-		b.cluster.ctlListener.Close()
 		errs = append(errs, b.cluster.close())
 	}
 	if b.logs != nil {
@@ -393,6 +402,55 @@ func (b *Broker) closeAll() error {
 		errs = append(errs, b.quorum.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// runCluster starts the goroutines of a cluster node's roles: on a controller the
+// controller listener and the controller's duties, on a broker-only node the metadata
+// fetcher.
+func (b *Broker) runCluster(serve context.Context) {
+	cl := b.cluster
+	runs := []func(context.Context){cl.acceptController, cl.runControllerDuties}
+	if cl.raft == nil {
+		runs = []func(context.Context){cl.follower.run}
+	}
+	for _, run := range runs {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			run(serve)
+		}()
+	}
+}
+
+// runController is Run on a node with only the controller role: it serves the
+// controller listener until ctx ends, then hands the controller role over and stops.
+func (b *Broker) runController(ctx context.Context, serve context.Context, stopServing context.CancelFunc) error {
+	b.runCluster(serve)
+	b.logger.Info("samsa controller started", "node.id", b.cfg.NodeID, "listener", b.ctlListener.Addr().String())
+	<-ctx.Done()
+	b.cluster.handOverController()
+	stopServing()
+	b.closeConns()
+	err := b.closeAll()
+	b.logger.Info("samsa controller stopped")
+	return err
+}
+
+// closeConns closes the listeners and every connection, and waits for the broker's
+// goroutines.
+func (b *Broker) closeConns() {
+	for _, ln := range b.listeners {
+		ln.Close()
+	}
+	if b.ctlListener != nil {
+		b.ctlListener.Close()
+	}
+	b.mu.Lock()
+	for c := range b.conns {
+		c.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 func (b *Broker) accept(ctx context.Context, ln net.Listener) {

@@ -29,17 +29,25 @@ import (
 //     brokers forward). Only the active controller (the Raft leader, once caught up)
 //     serves the controller APIs; the others close such connections, and the caller
 //     retries with the new leader.
-//   - Every node follows the metadata log as a Raft voter (or, outside
-//     controller.quorum.voters, as an observer the active controller added), so its
-//     Image is the cluster's, and its replica manager reconciles from it.
+//   - Every node with the controller role follows the metadata log as a Raft voter
+//     (or, outside controller.quorum.voters, as an observer the active controller
+//     added); a node with only the broker role fetches the committed records from a
+//     controller (metadatafetch.go). Either way its Image is the cluster's, and its
+//     replica manager reconciles from it.
+//   - A node with only the controller role has no client listener and hosts no
+//     partitions.
 //   - The broker side registers with the active controller, heartbeats, and before
 //     stopping asks for a controlled shutdown that moves its leadership away.
 //   - Admin requests arriving on a broker listener (CreateTopics, DeleteTopics, ...) are
 //     forwarded to the active controller and answered with its response once this
 //     node's metadata shows the change.
 type cluster struct {
-	b           *Broker
+	b *Broker
+	// raft is the metadata quorum on a node with the controller role; follower fetches
+	// the metadata on a node with only the broker role. Exactly one is set.
 	raft        *raftquorum.Quorum
+	follower    *metadataFollower
+	changed     *changeSignal    // fired on every metadata change (controllers only)
 	voters      map[int32]string // node id -> host:port of its controller listener
 	raftConns   chan net.Conn
 	ctlListener net.Listener
@@ -47,6 +55,13 @@ type cluster struct {
 	incarnation metadata.UUID
 
 	epoch atomic.Int64 // broker epoch from the last registration; -1 before
+
+	fetchersMu sync.Mutex // guards fetchers
+	fetchers   map[int32]metadataFetcher
+
+	snapMu     sync.Mutex // guards snap and snapOffset
+	snap       []byte     // the image last offered to a broker, encoded
+	snapOffset int64
 
 	mu      sync.Mutex // guards clients and closed
 	clients map[string]*peerClient
@@ -56,7 +71,9 @@ type cluster struct {
 // controllerRequestTimeout bounds one attempt of a request to the active controller.
 const controllerRequestTimeout = 10 * time.Second
 
-// newCluster opens the Raft quorum. ctlLn is the bound controller listener.
+// newCluster opens the Raft quorum, on a node with the controller role; ctlLn is its
+// bound controller listener. On a node with only the broker role ctlLn is nil and the
+// metadata is fetched from the controllers.
 func newCluster(b *Broker, dir string, ctlLn net.Listener) (*cluster, error) {
 	cfg := b.cfg
 	cl := &cluster{
@@ -66,10 +83,16 @@ func newCluster(b *Broker, dir string, ctlLn net.Listener) (*cluster, error) {
 		ctlListener: ctlLn,
 		incarnation: metadata.RandomUUID(),
 		clients:     make(map[string]*peerClient),
+		fetchers:    make(map[int32]metadataFetcher),
+		changed:     newChangeSignal(),
 	}
 	cl.epoch.Store(-1)
 	for _, v := range cfg.ControllerQuorumVoters {
 		cl.voters[v.ID] = net.JoinHostPort(v.Host, strconv.Itoa(int(v.Port)))
+	}
+	if ctlLn == nil {
+		cl.follower = newMetadataFollower(b, cl.voters)
+		return cl, nil
 	}
 	q, err := raftquorum.Open(raftquorum.Config{
 		NodeID:    cfg.NodeID,
@@ -84,8 +107,25 @@ func newCluster(b *Broker, dir string, ctlLn net.Listener) (*cluster, error) {
 		return nil, err
 	}
 	cl.raft = q
+	q.Subscribe(func(_, _ *metadata.Image) { cl.changed.fire() })
 	cl.ctlAPIs = cl.controllerAPITable()
 	return cl, nil
+}
+
+// quorum is the metadata this node follows.
+func (cl *cluster) quorum() metadata.Quorum {
+	if cl.raft != nil {
+		return cl.raft
+	}
+	return cl.follower
+}
+
+// leader returns the active controller as this node knows it.
+func (cl *cluster) leader() (int32, bool) {
+	if cl.raft != nil {
+		return cl.raft.Leader()
+	}
+	return cl.follower.Leader()
 }
 
 // controllerAPITable lists what the controller listener serves.
@@ -94,6 +134,10 @@ func (cl *cluster) controllerAPITable() map[kmsg.Key]api {
 	list := []api{
 		{kmsg.ApiVersions, 0, 4, b.handleApiVersions},
 		{kmsg.DescribeQuorum, 0, 2, b.handleDescribeQuorum}, // answers NOT_LEADER itself
+		// Brokers without the controller role follow the metadata with these; see
+		// metadatafetch.go for why they need no authentication.
+		{kmsg.Fetch, 12, 12, cl.handleMetadataFetch},
+		{kmsg.FetchSnapshot, 0, 0, cl.handleFetchSnapshot},
 		{kmsg.SASLHandshake, 1, 1, b.handleSaslHandshake},
 		{kmsg.SASLAuthenticate, 0, 2, b.handleSaslAuthenticate},
 		{kmsg.BrokerRegistration, 0, 4, cl.activeOnly(cl.handleBrokerRegistration)},
@@ -246,7 +290,7 @@ func (cl *cluster) controllerRequest(ctx context.Context, req kmsg.Request) (kms
 		if err != nil {
 			return nil, fmt.Errorf("broker: no answer from the active controller: %w", kerr.RequestTimedOut)
 		}
-		if id, ok := cl.raft.Leader(); ok {
+		if id, ok := cl.leader(); ok {
 			var c *peerClient
 			if c, err = cl.client(cl.voters[id]); err != nil {
 				return nil, err

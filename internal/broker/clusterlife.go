@@ -171,7 +171,11 @@ func (cl *cluster) runControllerDuties(ctx context.Context) {
 // until ctx ends, registering again whenever the controller no longer knows the epoch.
 func (cl *cluster) runBrokerLifecycle(ctx context.Context) {
 	b := cl.b
-	if cl.raft.IsObserver() && !cl.joinAsObserver(ctx) {
+	if cl.raft != nil && cl.raft.IsObserver() && !cl.joinAsObserver(ctx) {
+		return
+	}
+	// Registration names the cluster: wait for the first metadata.
+	if !b.waitForImage(ctx, func(img *metadata.Image) bool { return img.ClusterID != "" }) {
 		return
 	}
 	for ctx.Err() == nil {
@@ -283,7 +287,7 @@ func (cl *cluster) controlledShutdown() {
 				b.logger.Warn("controlled shutdown timed out; stopping anyway", "err", err)
 				break
 			}
-			if _, ok := cl.raft.Leader(); ok {
+			if _, ok := cl.leader(); ok {
 				leaderless = time.Time{}
 			} else if leaderless.IsZero() {
 				leaderless = time.Now()
@@ -293,6 +297,16 @@ func (cl *cluster) controlledShutdown() {
 			}
 			sleepCtx(ctx, 100*time.Millisecond)
 		}
+	}
+	cl.handOverController()
+}
+
+// handOverController hands the Raft leadership to another voter when this node is the
+// active controller, so the cluster does not wait for an election timeout.
+func (cl *cluster) handOverController() {
+	b := cl.b
+	if cl.raft == nil {
+		return
 	}
 	if id, ok := cl.raft.Leader(); ok && id == b.cfg.NodeID {
 		if err := cl.raft.TransferLeadership(); err != nil {

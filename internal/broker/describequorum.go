@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/internal/raftquorum"
 )
 
 // clusterMetadataTopic and clusterMetadataPartition name the metadata log as KRaft
@@ -101,11 +103,36 @@ func (b *Broker) describeQuorumPartition(sp *kmsg.DescribeQuorumResponseTopicPar
 			leaderEnd = v.LastIndex
 		}
 	}
-	for _, v := range st.Voters {
+	sp.CurrentVoters = replicaStates(st.Voters, st.LeaderID, leaderEnd)
+	sp.Observers = replicaStates(st.Observers, st.LeaderID, leaderEnd)
+	// Brokers without the controller role follow the log by fetching it (see
+	// metadatafetch.go); the active controller reports those it has heard from.
+	for id, f := range b.cluster.observers() {
+		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+		rs.ReplicaID, rs.LogEndOffset = id, -1
+		if f.index > 0 {
+			rs.LogEndOffset = clampInt64(f.index)
+		}
+		rs.LastFetchTimestamp, rs.LastCaughtUpTimestamp = f.at.UnixMilli(), -1
+		if f.caughtUp {
+			rs.LastCaughtUpTimestamp = rs.LastFetchTimestamp
+		}
+		sp.Observers = append(sp.Observers, rs)
+	}
+	slices.SortFunc(sp.Observers, func(x, y kmsg.DescribeQuorumResponseTopicPartitionReplicaState) int {
+		return cmp.Compare(x.ReplicaID, y.ReplicaID)
+	})
+	return true
+}
+
+// replicaStates reports the quorum members of a Status for DescribeQuorum.
+func replicaStates(members []raftquorum.VoterStatus, leaderID int32, leaderEnd uint64) []kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
+	var out []kmsg.DescribeQuorumResponseTopicPartitionReplicaState
+	for _, v := range members {
 		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 		rs.ReplicaID = v.ID
 		rs.LogEndOffset = clampInt64(v.LastIndex)
-		if v.ID != st.LeaderID && v.LastIndex == 0 {
+		if v.ID != leaderID && v.LastIndex == 0 {
 			rs.LogEndOffset = -1 // the follower has not yet told the leader where it is
 		}
 		if !v.LastContact.IsZero() {
@@ -114,9 +141,9 @@ func (b *Broker) describeQuorumPartition(sp *kmsg.DescribeQuorumResponseTopicPar
 				rs.LastCaughtUpTimestamp = rs.LastFetchTimestamp
 			}
 		}
-		sp.CurrentVoters = append(sp.CurrentVoters, rs)
+		out = append(out, rs)
 	}
-	return true
+	return out
 }
 
 // quorumNodes lists the voters' endpoints for DescribeQuorum v2: the controller

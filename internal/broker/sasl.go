@@ -20,9 +20,10 @@ import (
 // connection: only those may fetch as a replica (CVE-2018-1288) or use the controller
 // APIs. A single node has no secret and no peers, so nothing authenticates as a broker.
 //
-// The Raft transport on the controller listener is not authenticated (nodes need the
-// log before they know the secret): as with a Kafka controller listener in PLAINTEXT,
-// that listener must be reachable only by the cluster's nodes.
+// The Raft transport and the metadata fetch (metadatafetch.go) on the controller
+// listener are not authenticated (nodes need the log before they know the secret): as
+// with a Kafka controller listener in PLAINTEXT, that listener must be reachable only by
+// the cluster's nodes.
 
 const (
 	// brokerUser is the SCRAM user nodes authenticate as.

@@ -31,6 +31,11 @@ type Options struct {
 	// Voters is how many nodes (ids 1..Voters) are in controller.quorum.voters; the
 	// others join the metadata quorum as observers. Zero means all of them.
 	Voters int
+	// Controllers, when set, splits the roles: nodes 1..Controllers have only the
+	// controller role (process.roles=controller, only the CONTROLLER listener) and are
+	// the voters; the others have only the broker role (no controller listener). Zero:
+	// every node is both.
+	Controllers int
 	// Later is how many nodes (the highest ids) Start does not start: the test starts
 	// them with Node.Start, to add brokers to a running cluster.
 	Later int
@@ -87,7 +92,15 @@ func Start(t testing.TB, opts Options) *Cluster {
 			propsPath: filepath.Join(c.dir, fmt.Sprintf("node-%d.properties", i)),
 			logPath:   filepath.Join(c.dir, fmt.Sprintf("node-%d.log", i)),
 		}
-		text, err := renderProps(NodeProps(i, ips, opts.Voters, n.Dir, opts.Props))
+		props := NodeProps(i, ips, opts.Voters, n.Dir, opts.Props)
+		if opts.Controllers > 0 {
+			n.role = "broker"
+			if int(i) <= opts.Controllers {
+				n.role = "controller"
+			}
+			props = RoleProps(props, n.role, ips[i-1], ips[:opts.Controllers])
+		}
+		text, err := renderProps(props)
 		if err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -191,6 +204,37 @@ func NodeProps(id int32, ips []string, nvoters int, dir string, extra map[string
 	return props
 }
 
+// RoleProps turns the properties of a node with both roles (NodeProps) into those of a
+// node with only role ("broker" or "controller") at ip, with the controllers at
+// controllerIPs as voters.
+func RoleProps(props [][2]string, role, ip string, controllerIPs []string) [][2]string {
+	voters := make([]string, len(controllerIPs))
+	for i, v := range controllerIPs {
+		voters[i] = fmt.Sprintf("%d@%s:9093", i+1, v)
+	}
+	var out [][2]string
+	for _, kv := range props {
+		switch kv[0] {
+		case "process.roles":
+			kv[1] = role
+		case "controller.quorum.voters":
+			kv[1] = strings.Join(voters, ",")
+		case "listeners":
+			if role == "controller" {
+				kv[1] = fmt.Sprintf("CONTROLLER://%s:9093", ip)
+			} else {
+				kv[1] = fmt.Sprintf("PLAINTEXT://%s:9092", ip)
+			}
+		case "advertised.listeners", "inter.broker.listener.name":
+			if role == "controller" {
+				continue
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 // renderProps writes props in Java .properties syntax, escaping what that syntax
 // would otherwise misread.
 func renderProps(props [][2]string) (string, error) {
@@ -253,12 +297,14 @@ func (c *Cluster) Node(id int32) *Node {
 // Nodes returns every node, by id.
 func (c *Cluster) Nodes() []*Node { return append([]*Node(nil), c.nodes...) }
 
-// BootstrapServers returns every node's PLAINTEXT address, reachable from the test
+// BootstrapServers returns every broker's PLAINTEXT address, reachable from the test
 // process whatever the cuts between nodes.
 func (c *Cluster) BootstrapServers() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.Addr()
+	var out []string
+	for _, n := range c.nodes {
+		if n.role != "controller" {
+			out = append(out, n.Addr())
+		}
 	}
 	return out
 }
@@ -366,7 +412,7 @@ func (c *Cluster) WaitForBrokers(t testing.TB, n int) {
 	waitFor(t, c.timeout(), fmt.Sprintf("metadata listing %d brokers", n), func() (bool, string) {
 		var seen []string
 		for _, node := range c.nodes {
-			if !node.live() {
+			if !node.live() || node.role == "controller" {
 				continue
 			}
 			resp, err := c.metadata(node)
@@ -395,7 +441,7 @@ func (c *Cluster) WaitForLeader(t testing.TB, topic string, partition int32) int
 	waitFor(t, c.timeout(), fmt.Sprintf("a live leader of %s/%d", topic, partition), func() (bool, string) {
 		var seen []string
 		for _, node := range c.nodes {
-			if !node.live() {
+			if !node.live() || node.role == "controller" {
 				continue
 			}
 			resp, err := c.metadata(node, topic)

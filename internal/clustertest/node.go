@@ -22,6 +22,8 @@ type Node struct {
 	IP  string
 	Dir string // log.dirs: the node's data, kept across restarts
 
+	role string // "broker" or "controller" with Options.Controllers; "" for both
+
 	c         *Cluster
 	propsPath string
 	logPath   string
@@ -48,8 +50,18 @@ func (r *run) exited() bool {
 	}
 }
 
-// Addr returns the node's PLAINTEXT address, ip:9092.
-func (n *Node) Addr() string { return net.JoinHostPort(n.IP, "9092") }
+// ControllerOnly reports whether the node has only the controller role (see
+// Options.Controllers): it hosts no partitions and serves no clients.
+func (n *Node) ControllerOnly() bool { return n.role == "controller" }
+
+// Addr returns the node's PLAINTEXT address, ip:9092, or its CONTROLLER address,
+// ip:9093, when it has only the controller role.
+func (n *Node) Addr() string {
+	if n.role == "controller" {
+		return net.JoinHostPort(n.IP, "9093")
+	}
+	return net.JoinHostPort(n.IP, "9092")
+}
 
 // LogPath returns the file the node's stdout and stderr go to, across restarts.
 func (n *Node) LogPath() string { return n.logPath }

@@ -49,7 +49,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.q.logger.Debug("raftquorum: log entry does not apply", "index", l.Index, "err", err)
 		return applyResult{err: err}
 	}
-	f.publish(prev, next, &Entry{Offset: prev.Offset, Records: recs})
+	f.publish(prev, next, &Entry{Offset: prev.Offset, Index: l.Index, Records: recs})
 	return applyResult{img: next}
 }
 

@@ -16,6 +16,9 @@ type Status struct {
 	CommitIndex  uint64 // last raft index known committed
 	AppliedIndex uint64 // last raft index applied to this node's image
 	Voters       []VoterStatus
+	// Observers are the non-voting members (nodes with the controller role outside
+	// controller.quorum.voters), reported like Voters.
+	Observers []VoterStatus
 }
 
 // VoterStatus is one voter's replication state.
@@ -52,9 +55,6 @@ func (q *Quorum) Status() Status {
 	}
 	now := time.Now()
 	for _, s := range servers {
-		if s.Suffrage != raft.Voter {
-			continue
-		}
 		n, err := strconv.ParseInt(string(s.ID), 10, 32)
 		if err != nil {
 			continue // every server id is a node id written by Open
@@ -73,8 +73,13 @@ func (q *Quorum) Status() Status {
 		case v.ID == st.LeaderID:
 			v.LastContact = q.raft.LastContact()
 		}
-		st.Voters = append(st.Voters, v)
+		if s.Suffrage == raft.Voter {
+			st.Voters = append(st.Voters, v)
+		} else {
+			st.Observers = append(st.Observers, v)
+		}
 	}
 	slices.SortFunc(st.Voters, func(a, b VoterStatus) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(st.Observers, func(a, b VoterStatus) int { return cmp.Compare(a.ID, b.ID) })
 	return st
 }

@@ -6,8 +6,10 @@ import (
 
 // Entry is the records of one applied log entry (one Propose). Offset is the offset of
 // its first record in the metadata log's record numbering: the Image.Offset before it.
+// Index is the entry's Raft log index.
 type Entry struct {
 	Offset  int64
+	Index   uint64
 	Records []metadata.Record
 }
 
@@ -66,4 +68,20 @@ func (q *Quorum) RecordsSince(offset int64, maxRecords int) (entries []Entry, im
 		n += len(e.Records)
 	}
 	return entries, img, true
+}
+
+// IndexAt returns the Raft index of the entry that ends at offset (the position of a
+// follower that has applied the records before offset), when this node still holds it.
+func (q *Quorum) IndexAt(offset int64) (uint64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := len(q.tail) - 1; i >= 0; i-- {
+		e := q.tail[i]
+		if end := e.Offset + int64(len(e.Records)); end == offset {
+			return e.Index, true
+		} else if end < offset {
+			break
+		}
+	}
+	return 0, false
 }
