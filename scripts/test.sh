@@ -29,7 +29,7 @@ go test -race -count=1 -timeout 25m ./...
 echo "== the broker's client tests against a three-node cluster"
 # The same suite, each test's broker replaced by three in-process nodes (replication
 # factor 3). Without -race: the race detector already ran over this code above.
-SAMSA_TEST_CLUSTER=3 go test -count=1 -timeout 20m ./internal/broker/
+SAMSA_TEST_CLUSTER=3 go test -count=1 -timeout 20m ./internal/broker/ ./internal/cli/
 
 echo "== fuzz ($fuzztime each)"
 # count_inputs prints how many inputs a fuzz corpus directory holds (0 if none).

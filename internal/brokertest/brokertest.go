@@ -233,6 +233,23 @@ func allLed(t kadm.TopicDetail) bool {
 // InCluster reports whether the broker is node 1 of a cluster (SAMSA_TEST_CLUSTER).
 func (tb *Broker) InCluster() bool { return len(tb.others) > 0 }
 
+// Nodes returns every node of the broker's cluster, node i+1 at index i (tb itself
+// first), or just tb when it runs alone. A stopped node stays in the list.
+func (tb *Broker) Nodes() []*Broker { return append([]*Broker{tb}, tb.others...) }
+
+// QuorumEndpoint is the listener on which the node's metadata quorum peers reach it, as
+// DescribeQuorum names it ("NAME://host:port"): the controller listener of a cluster
+// node, or the one listener of a node that runs alone.
+func (tb *Broker) QuorumEndpoint() string {
+	name, _, _ := strings.Cut(tb.overrides["controller.listener.names"], ",")
+	for l := range strings.SplitSeq(tb.overrides["listeners"], ",") {
+		if name != "" && strings.HasPrefix(l, name+"://") {
+			return l
+		}
+	}
+	return "PLAINTEXT://" + tb.Addr
+}
+
 // SingleNodeOnly skips a test when SAMSA_TEST_CLUSTER runs the suite on a cluster: for
 // tests of what only a single node shows (its files on disk, raw requests to the one
 // broker that leads everything). They run in the ordinary single-node pass.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-io/samsa/internal/brokertest"
@@ -59,11 +61,42 @@ func admRunSteps(t *testing.T, ctx context.Context, bootstrap string, steps []ad
 	}
 }
 
+// admPartitionLines is a regexp for the partition lines topics --describe prints for
+// parts, with no eligible leader replicas (Samsa keeps none).
+func admPartitionLines(topic string, parts []kadm.PartitionDetail) string {
+	var b strings.Builder
+	for _, p := range parts {
+		fmt.Fprintf(&b, "\tTopic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s\tElr: \tLastKnownElr: \n",
+			topic, p.Partition, p.Leader, joinIDs(p.Replicas), joinIDs(p.ISR))
+	}
+	return regexp.QuoteMeta(b.String())
+}
+
+// admJSONIDs is the body of a JSON array of ids as topics --describe --output json
+// indents it inside a partition.
+func admJSONIDs(ids []int32) string {
+	var lines []string
+	for _, id := range ids {
+		lines = append(lines, fmt.Sprintf("          %d", id))
+	}
+	return strings.Join(lines, ",\n") + "\n"
+}
+
+// admBrokerConfigsHeaders are the lines configs --describe --entity-type brokers prints
+// for brokers without dynamic configs.
+func admBrokerConfigsHeaders(nodes []int32) string {
+	var b strings.Builder
+	for _, id := range nodes {
+		fmt.Fprintf(&b, "Dynamic configs for broker %d are:\n", id)
+	}
+	return b.String()
+}
+
 // TestAdminWalkThrough follows the seeds' tutorial: create a topic with three
 // partitions, list, describe, add partitions, change its configs, read offsets after
 // producing, delete records, delete the topic.
 func TestAdminWalkThrough(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 
 	admRunSteps(t, ctx, tb.Addr, []admStep{
@@ -75,23 +108,40 @@ func TestAdminWalkThrough(t *testing.T) {
 		{name: "list", args: []string{"topics", "--list"}, want: "other.topic\nwalk\n"},
 		{name: "list regex", args: []string{"topics", "--list", "--topic", "wa.*"}, want: "walk\n"},
 		{name: "list json", args: []string{"topics", "--list", "--exclude-internal", "--output", "json"}, want: "[\n  \"other.topic\",\n  \"walk\"\n]\n"},
+	})
+
+	// Which nodes hold which replicas is the controller's choice: on one node all are
+	// node 1's; on a cluster walk's lie on one node each and other.topic (the default
+	// replication factor) on every node.
+	nodes := nodeIDs(tb)
+	walk := topicLayout(t, tb, "walk", 1)
+	other := topicLayout(t, tb, "other.topic", len(nodes))
+	admRunSteps(t, ctx, tb.Addr, []admStep{
 		{name: "describe", args: []string{"topics", "--describe", "--topic", "walk"}, wantRe: regexp.MustCompile(`^` +
 			`Topic: walk\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: \n` +
-			`\tTopic: walk\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \tLastKnownElr: \n` +
-			`\tTopic: walk\tPartition: 1\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \tLastKnownElr: \n` +
-			`\tTopic: walk\tPartition: 2\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \tLastKnownElr: \n$`)},
+			admPartitionLines("walk", walk) + `$`)},
 		{name: "describe override", args: []string{"topics", "--describe", "--topic", "other.topic"}, wantRe: regexp.MustCompile(
-			`^Topic: other.topic\tTopicId: \S+\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: retention.ms=1000\n\tTopic: other.topic\tPartition: 0\t`)},
+			fmt.Sprintf(`^Topic: other.topic\tTopicId: \S+\tPartitionCount: 1\tReplicationFactor: %d\tConfigs: retention.ms=1000\n`, len(nodes)) +
+				admPartitionLines("other.topic", other) + `$`)},
 		{name: "topics with overrides", args: []string{"topics", "--describe", "--topics-with-overrides"}, wantRe: regexp.MustCompile(
 			`^Topic: other.topic\t[^\n]*Configs: retention.ms=1000\n$`)},
 		{name: "under-replicated: none", args: []string{"topics", "--describe", "--under-replicated-partitions"}, want: ""},
 		{name: "at min isr: all", args: []string{"topics", "--describe", "--topic", "walk", "--at-min-isr-partitions"}, wantRe: regexp.MustCompile(
 			`^(\tTopic: walk\tPartition: \d[^\n]*\n){3}$`)},
 		{name: "alter partitions", args: []string{"topics", "--alter", "--topic", "walk", "--partitions", "4"}, want: ""},
+	})
+
+	walk = topicLayout(t, tb, "walk", 1)
+	if len(walk) != 4 {
+		t.Fatalf("walk has %d partitions after the alter, want 4", len(walk))
+	}
+	admRunSteps(t, ctx, tb.Addr, []admStep{
 		{name: "describe after alter", args: []string{"topics", "--describe", "--topic", "walk"}, wantRe: regexp.MustCompile(
-			`^Topic: walk\tTopicId: \S+\tPartitionCount: 4\t[^\n]*\n(\tTopic: walk[^\n]*\n){3}\tTopic: walk\tPartition: 3\tLeader: 1\tReplicas: 1\tIsr: 1\t`)},
+			`^Topic: walk\tTopicId: \S+\tPartitionCount: 4\t[^\n]*\n` + admPartitionLines("walk", walk) + `$`)},
 		{name: "describe json", args: []string{"topics", "--describe", "--topic", "other.topic", "--output", "json"}, wantRe: regexp.MustCompile(
-			`(?s)^\[\n  \{\n    "topic": "other.topic",\n    "topic_id": "\S+",\n    "partition_count": 1,\n    "replication_factor": 1,\n    "configs": \{\n      "retention.ms": "1000"\n    \},\n    "partitions": \[\n      \{\n        "partition": 0,\n        "leader": 1,`)},
+			`(?s)^\[\n  \{\n    "topic": "other.topic",\n    "topic_id": "\S+",\n    "partition_count": 1,\n    "replication_factor": ` + fmt.Sprint(len(nodes)) +
+				`,\n    "configs": \{\n      "retention.ms": "1000"\n    \},\n    "partitions": \[\n      \{\n        "partition": 0,\n        "leader": ` + fmt.Sprint(other[0].Leader) +
+				`,\n        "replicas": \[\n` + admJSONIDs(other[0].Replicas) + `        \],\n        "isr": \[\n` + admJSONIDs(other[0].ISR) + `        \],\n`)},
 
 		{name: "configs add", args: []string{"configs", "--alter", "--entity-type", "topics", "--entity-name", "walk", "--add-config", "retention.ms=60000,cleanup.policy=[compact,delete]"},
 			want: "Completed updating config for topic walk.\n"},
@@ -112,7 +162,7 @@ func TestAdminWalkThrough(t *testing.T) {
 		{name: "configs describe all", args: []string{"configs", "--describe", "--topic", "walk", "--all"}, wantRe: regexp.MustCompile(
 			`(?s)^All configs for topic walk are:\n.*  cleanup.policy=compact,delete sensitive=false .*  retention.ms=\d+ sensitive=false synonyms=\{DEFAULT_CONFIG:`)},
 		{name: "all brokers' dynamic configs", args: []string{"configs", "--describe", "--entity-type", "brokers"},
-			want: "Dynamic configs for broker 1 are:\nDefault configs for brokers in the cluster are:\n"},
+			want: admBrokerConfigsHeaders(nodes) + "Default configs for brokers in the cluster are:\n"},
 		{name: "broker configs", args: []string{"configs", "--describe", "--entity-type", "brokers", "--entity-name", "1", "--all"}, wantRe: regexp.MustCompile(
 			`(?s)^All configs for broker 1 are:\n.*  num.partitions=\d+ sensitive=false synonyms=\{`)},
 	})
@@ -161,7 +211,7 @@ func TestAdminWalkThrough(t *testing.T) {
 }
 
 func TestBrokerAPIVersions(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	out, _, err := admRun(ctx, "broker-api-versions", "--bootstrap-server", tb.Addr)
 	if err != nil {
@@ -198,7 +248,7 @@ func TestBrokerAPIVersions(t *testing.T) {
 // TestAdminErrors checks that mistakes end in one clear line and a non-nil error (exit
 // code 1 from main).
 func TestAdminErrors(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("present", 1, nil)
 	tests := []struct {
@@ -220,7 +270,7 @@ func TestAdminErrors(t *testing.T) {
 		{"unknown topic describe", []string{"topics", "--bootstrap-server", tb.Addr, "--describe", "--topic", "nope"}, "Topic 'nope' does not exist as expected", false},
 		{"unknown topic alter", []string{"topics", "--bootstrap-server", tb.Addr, "--alter", "--topic", "nope", "--partitions", "3"}, "Topic 'nope' does not exist as expected", false},
 		{"fewer partitions", []string{"topics", "--bootstrap-server", tb.Addr, "--alter", "--topic", "present", "--partitions", "1"}, "Error while executing topic command : ", false},
-		{"too many replicas", []string{"topics", "--bootstrap-server", tb.Addr, "--create", "--topic", "rf3", "--replication-factor", "3"}, "Error while executing topic command : ", false},
+		{"too many replicas", []string{"topics", "--bootstrap-server", tb.Addr, "--create", "--topic", "rf", "--replication-factor", fmt.Sprint(len(nodeIDs(tb)) + 1)}, "Error while executing topic command : ", false},
 		{"bad regex", []string{"topics", "--bootstrap-server", tb.Addr, "--list", "--topic", "a("}, "a( is an invalid regex.", true},
 		{"configs unknown topic", []string{"configs", "--bootstrap-server", tb.Addr, "--describe", "--topic", "nope"}, "Error while executing config command : ", false},
 		{"configs alter broker", []string{"configs", "--bootstrap-server", tb.Addr, "--alter", "--broker", "1", "--add-config", "log.retention.ms=5"}, "Error while executing config command : ", false},

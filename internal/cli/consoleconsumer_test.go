@@ -53,7 +53,7 @@ func TestMessageFormatter(t *testing.T) {
 // reads them back with console-consumer, comparing with the exact lines Kafka's
 // DefaultMessageFormatter prints (timestamps taken from the stored records).
 func TestConsoleRoundTrip(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("rt", 1, nil)
 	ctx := brokertest.Ctx(t)
 	input := "h1:v1,h2:v2\tk1\tvalue one\n" +
@@ -97,7 +97,7 @@ func TestConsoleRoundTrip(t *testing.T) {
 // TestConsoleConsumerStops checks each way the consumer ends: --timeout-ms with and
 // without records, --max-messages, and cancellation.
 func TestConsoleConsumerStops(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("stop", 1, nil)
 	tb.CreateTopic("empty", 1, nil)
 	ctx := brokertest.Ctx(t)
@@ -146,7 +146,7 @@ func TestConsoleConsumerStops(t *testing.T) {
 }
 
 func TestConsoleConsumerPartitionOffset(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("po", 2, nil)
 	ctx := brokertest.Ctx(t)
 	cl := tb.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -185,7 +185,7 @@ func TestConsoleConsumerPartitionOffset(t *testing.T) {
 // TestConsoleToolErrors checks that mistakes end with a one-line error and a non-zero
 // exit, and that --help succeeds.
 func TestConsoleToolErrors(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("e", 1, nil)
 	ctx := brokertest.Ctx(t)
 	b := tb.Addr
@@ -229,7 +229,7 @@ func TestConsoleToolErrors(t *testing.T) {
 // TestConsoleConsumerGroup consumes in a consumer group: a second run starts where
 // the first one's commit left off.
 func TestConsoleConsumerGroup(t *testing.T) {
-	tb := brokertest.Start(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+	tb := startBroker(t, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 	tb.CreateTopic("grp", 1, nil)
 	ctx := brokertest.Ctx(t)
 	if _, _, err := ctRun(ctx, "1\n2\n3\n4\n", "console-producer", "--bootstrap-server", tb.Addr, "--topic", "grp"); err != nil {

@@ -162,7 +162,7 @@ func TestProducerOptions(t *testing.T) {
 // TestConsoleProducerSendFailure checks that a record the client cannot send is
 // reported as Kafka reports it and makes the command fail, unless ignore.error is set.
 func TestConsoleProducerSendFailure(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("big", 1, nil)
 	ctx := brokertest.Ctx(t)
 	long := strings.Repeat("x", 1000)
@@ -186,7 +186,7 @@ func TestConsoleProducerSendFailure(t *testing.T) {
 // TestConsoleProducerModes produces with each acks, compression and --sync setting and
 // checks every record arrives in order.
 func TestConsoleProducerModes(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("modes", 1, nil)
 	ctx := brokertest.Ctx(t)
 	var want []string
@@ -239,7 +239,7 @@ func (w *ctNotifyWriter) String() string {
 // TestConsoleProducerCancel checks that a cancelled context ends the producer while
 // stdin is still open, and that what was read before is delivered.
 func TestConsoleProducerCancel(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("cancel", 1, nil)
 	pr, pw := io.Pipe()
 	defer pw.Close()

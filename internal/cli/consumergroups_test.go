@@ -21,7 +21,7 @@ import (
 // cgBroker starts a broker whose groups rebalance at once, so tests need not wait out
 // group.initial.rebalance.delay.ms.
 func cgBroker(t *testing.T) *brokertest.Broker {
-	return brokertest.Start(t, "", map[string]string{"group.initial.rebalance.delay.ms": "0"})
+	return startBroker(t, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 }
 
 // cgRun runs samsa consumer-groups against addr.
@@ -613,6 +613,13 @@ func TestConsumerGroupsKIP848(t *testing.T) {
 	}
 	memberID, _ := cl.GroupMetadata()
 	id := regexp.QuoteMeta(memberID)
+	// On a cluster any node may coordinate the group.
+	coords := tb.Admin().FindGroupCoordinators(ctx, "g848")
+	coord, ok := coords["g848"]
+	if !ok || coord.Err != nil {
+		t.Fatalf("coordinator of g848: %+v", coords)
+	}
+	coordCell := regexp.QuoteMeta(fmt.Sprintf("%s:%d  (%d)", coord.Host, coord.Port, coord.NodeID))
 	for _, tt := range []struct {
 		args []string
 		want *regexp.Regexp
@@ -623,7 +630,7 @@ func TestConsumerGroupsKIP848(t *testing.T) {
 		{[]string{"--describe", "--group", "g848", "--members", "--verbose"}, regexp.MustCompile(`^\nGROUP +CONSUMER-ID +HOST +CLIENT-ID +#PARTITIONS +CURRENT-EPOCH +CURRENT-ASSIGNMENT +TARGET-EPOCH +TARGET-ASSIGNMENT +\n` +
 			`g848 +` + id + ` +\S+ +nextgen +2 +\d+ +ng:0,1 +\d+ +ng:0,1 +\n$`)},
 		{[]string{"--describe", "--group", "g848", "--state", "--verbose"}, regexp.MustCompile(`^\nGROUP +COORDINATOR \(ID\) +ASSIGNMENT-STRATEGY +STATE +GROUP-EPOCH +TARGET-ASSIGNMENT-EPOCH +#MEMBERS\n` +
-			`g848 +\S+  \(1\) +\S+ +Stable +\d+ +\d+ +1\n$`)},
+			`g848 +` + coordCell + ` +\S+ +Stable +\d+ +\d+ +1\n$`)},
 	} {
 		out, _ := cgMustRun(t, ctx, tb.Addr, tt.args...)
 		if !tt.want.MatchString(out) {

@@ -34,10 +34,11 @@ func batchLine(raw []byte, base, last int64, count int, leaderEpoch int32, pos i
 		base, last, count, leaderEpoch, pos, maxTs, len(raw), crc)
 }
 
-// TestDumpLogBrokerFiles dumps the files a broker wrote for two produced batches of
-// keyed records; the broker's indexes must pass dump-log's checks (nothing on stderr).
+// TestDumpLogBrokerFiles dumps the files a broker (on a cluster, the partition's leader)
+// wrote for two produced batches of keyed records; the broker's indexes must pass
+// dump-log's checks (nothing on stderr).
 func TestDumpLogBrokerFiles(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("dump", 1, map[string]*string{"index.interval.bytes": kmsg.StringPtr("1")})
 	ts := time.Now().UnixMilli()
@@ -48,7 +49,13 @@ func TestDumpLogBrokerFiles(t *testing.T) {
 	)
 	b2 := record.NewBatch(0, record.Record{Timestamp: ts + 5, Value: []byte("solo")})
 	raw1, raw2 := encodeBatch(t, b1), encodeBatch(t, b2)
+	// On a cluster the files to read are the leader's, the node the batches are sent to.
+	leader := topicLayout(t, tb, "dump", len(nodeIDs(tb)))[0].Leader
+	node := tb.Nodes()[leader-1]
 	cl := tb.Client()
+	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl); err != nil { // so cl knows every node's id
+		t.Fatal(err)
+	}
 	for _, raw := range [][]byte{raw1, raw2} {
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks = -1
@@ -59,16 +66,17 @@ func TestDumpLogBrokerFiles(t *testing.T) {
 		rp.Records = raw
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		kresp, err := cl.Broker(int(leader)).Request(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		resp := kresp.(*kmsg.ProduceResponse)
 		if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tb.Stop() // for a clean read: the final time index entry is written at close
-	dir := filepath.Join(tb.Dir, "dump-0")
+	node.Stop() // for a clean read: the final time index entry is written at close
+	dir := filepath.Join(node.Dir, "dump-0")
 	logFile := filepath.Join(dir, "00000000000000000000.log")
 	idxFile := filepath.Join(dir, "00000000000000000000.index")
 	timeFile := filepath.Join(dir, "00000000000000000000.timeindex")

@@ -37,7 +37,7 @@ func ctKcatRun(t *testing.T, ctx context.Context, stdin string, args ...string) 
 // console-producer read back the same with kcat (librdkafka).
 func TestKcatReadsConsoleProducer(t *testing.T) {
 	ctKcat(t)
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("tokcat", 1, nil)
 	ctx := brokertest.Ctx(t)
 	input := "h1:v1,h2:v2\tk1\tvalue one\nh3:x\tk2\tv2\n"
@@ -56,7 +56,7 @@ func TestKcatReadsConsoleProducer(t *testing.T) {
 // headers, console-consumer prints.
 func TestConsoleConsumerReadsKcat(t *testing.T) {
 	ctKcat(t)
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	tb.CreateTopic("fromkcat", 1, nil)
 	ctx := brokertest.Ctx(t)
 	ctKcatRun(t, ctx, "key1:val1\nkey2:val2\n", "-P", "-b", tb.Addr, "-t", "fromkcat", "-K:", "-H", "k=v", "-H", "trace=abc")

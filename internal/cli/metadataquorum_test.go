@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,27 +16,54 @@ import (
 )
 
 // TestMetadataQuorum runs describe --status and --replication against one node, which is
-// the whole quorum.
+// the whole quorum, or against a cluster whose every node is a voter.
 func TestMetadataQuorum(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
-	endpoint := regexp.QuoteMeta(`"PLAINTEXT://` + tb.Addr + `"`)
+	leader, epoch := quorumLeader(t, tb)
+	var voters []string
+	for i, n := range tb.Nodes() {
+		voters = append(voters, fmt.Sprintf(`{"id": %d, "endpoints": [%q]}`, i+1, n.QuorumEndpoint()))
+	}
+	// Alone, the node is the leader of the first epoch with no followers. A cluster's
+	// followers may be a record behind at the moment of asking.
+	lag, lagTime := `0`, `0`
+	statusCol, leaderCell, followerLag := "Status", "Leader", ``
+	if tb.InCluster() {
+		lag, lagTime = `\d+`, `-?\d+`
+		statusCol, leaderCell, followerLag = "Status  ", "Leader  ", `\d+ *`
+	}
+	row := func(id int32, lag, times, status string) string {
+		return fmt.Sprintf(`%-6d\tAAAAAAAAAAAAAAAAAAAAAA\t[1-9]\d* *\t%s\t%s\t%s\t\n`, id, lag, times, status)
+	}
+	rows := func(times string) string {
+		out := row(leader, "0  ", times, leaderCell)
+		for _, id := range nodeIDs(tb) {
+			if id != leader {
+				out += row(id, followerLag, times, "Follower")
+			}
+		}
+		return out
+	}
 	admRunSteps(t, ctx, tb.Addr, []admStep{
 		{name: "status", args: []string{"metadata-quorum", "describe", "--status"}, wantRe: regexp.MustCompile(`^` +
 			`ClusterId:              [A-Za-z0-9_-]{22}\n` +
-			`LeaderId:               1\n` +
-			`LeaderEpoch:            1\n` +
+			fmt.Sprintf("LeaderId:               %d\n", leader) +
+			fmt.Sprintf("LeaderEpoch:            %d\n", epoch) +
 			`HighWatermark:          [1-9]\d*\n` +
-			`MaxFollowerLag:         0\n` +
-			`MaxFollowerLagTimeMs:   0\n` +
-			`CurrentVoters:          \[\{"id": 1, "endpoints": \[` + endpoint + `\]\}\]\n` +
+			`MaxFollowerLag:         ` + lag + `\n` +
+			`MaxFollowerLagTimeMs:   ` + lagTime + `\n` +
+			`CurrentVoters:          ` + regexp.QuoteMeta("["+strings.Join(voters, ", ")+"]") + `\n` +
 			`CurrentObservers:       \[\]\n$`)},
 		{name: "replication", args: []string{"metadata-quorum", "describe", "--replication"}, wantRe: regexp.MustCompile(`^` +
-			`NodeId\tDirectoryId           \tLogEndOffset\tLag\tLastFetchTimestamp\tLastCaughtUpTimestamp\tStatus\t\n` +
-			`1     \tAAAAAAAAAAAAAAAAAAAAAA\t[1-9]\d* *\t0  \t\d{13}     \t\d{13}        \tLeader\t\n$`)},
+			`NodeId\tDirectoryId           \tLogEndOffset\tLag\tLastFetchTimestamp\tLastCaughtUpTimestamp\t` + statusCol + `\t\n` +
+			rows(`\d{13}     \t\d{13}        `) + `$`)},
 		{name: "human readable", args: []string{"metadata-quorum", "describe", "--replication", "--human-readable"}, wantRe: regexp.MustCompile(
-			`\n1     \tAAAAAAAAAAAAAAAAAAAAAA\t[1-9]\d* *\t0  \t\d+ ms ago *\t\d+ ms ago *\tLeader\t\n$`)},
+			`\n` + rows(`\d+ ms ago *\t\d+ ms ago *`) + `$`)},
 	})
+	if !tb.InCluster() && (leader != 1 || epoch != 1) {
+		t.Errorf("a single node's quorum: leader %d in epoch %d, want node 1 in epoch 1", leader, epoch)
+	}
 	// --bootstrap-controller stands in for --bootstrap-server, and flags may follow the
 	// command.
 	out, _, err := admRun(ctx, "metadata-quorum", "describe", "--bootstrap-controller", tb.Addr, "--status")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -12,35 +13,48 @@ import (
 	"github.com/samsa-io/samsa/internal/brokertest"
 )
 
-// TestMetadataShellPaths walks the ZooKeeper-shaped tree of a one-node cluster with two
-// topics, one with a config override.
+// TestMetadataShellPaths walks the ZooKeeper-shaped tree of a cluster (one node, or
+// three) with two topics, one with a config override.
 func TestMetadataShellPaths(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("walk", 3, nil)
 	retention := "1000"
 	tb.CreateTopic("other.topic", 1, map[string]*string{"retention.ms": &retention})
 	host, port, _ := strings.Cut(tb.Addr, ":")
+	// Replicas, leaders and the controller are the cluster's choice; on one node all are
+	// node 1, and the controller's epoch is the quorum's first.
+	nodes := nodeIDs(tb)
+	walk := topicLayout(t, tb, "walk", len(nodes))
+	var assignment []string
+	for _, p := range walk {
+		assignment = append(assignment, fmt.Sprintf(`"%d":[%s]`, p.Partition, joinIDs(p.Replicas)))
+	}
+	controller, epoch := quorumLeader(t, tb)
+	if !tb.InCluster() && (controller != 1 || epoch != 1) {
+		t.Errorf("a single node's quorum: leader %d in epoch %d, want node 1 in epoch 1", controller, epoch)
+	}
 
 	ls := func(path string) []string { return []string{"metadata", "ls", path} }
 	get := func(path string) []string { return []string{"metadata", "get", path} }
 	admRunSteps(t, ctx, tb.Addr, []admStep{
 		{name: "root", args: ls("/"), want: "[brokers, cluster, config, controller]\n"},
 		{name: "brokers", args: ls("/brokers"), want: "[ids, topics]\n"},
-		{name: "broker ids", args: ls("/brokers/ids"), want: "[1]\n"},
+		{name: "broker ids", args: ls("/brokers/ids"), want: "[" + strings.ReplaceAll(joinIDs(nodes), ",", ", ") + "]\n"},
 		{name: "broker", args: get("/brokers/ids/1"), want: `{"features":{},"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},` +
 			`"endpoints":["PLAINTEXT://` + tb.Addr + `"],"jmx_port":-1,"rack":null,"host":"` + host + `","port":` + port + `,"version":5}` + "\n"},
 		{name: "broker has no children", args: ls("/brokers/ids/1"), want: "[]\n"},
 		{name: "topics", args: ls("/brokers/topics"), want: "[other.topic, walk]\n"},
 		{name: "topic", args: get("/brokers/topics/walk"), wantRe: regexp.MustCompile(
-			`^\{"partitions":\{"0":\[1\],"1":\[1\],"2":\[1\]\},"topic_id":"[A-Za-z0-9_-]{22}","adding_replicas":\{\},"removing_replicas":\{\},"version":3\}\n$`)},
+			`^` + regexp.QuoteMeta(`{"partitions":{`+strings.Join(assignment, ",")+`},"topic_id":"`) +
+				`[A-Za-z0-9_-]{22}","adding_replicas":\{\},"removing_replicas":\{\},"version":3\}\n$`)},
 		{name: "topic children", args: ls("/brokers/topics/walk"), want: "[partitions]\n"},
 		{name: "partitions", args: ls("/brokers/topics/walk/partitions"), want: "[0, 1, 2]\n"},
 		{name: "partitions node", args: get("/brokers/topics/walk/partitions"), want: "null\n"},
 		{name: "partition", args: ls("/brokers/topics/walk/partitions/2"), want: "[state]\n"},
 		{name: "partition state", args: get("/brokers/topics/walk/partitions/2/state"), wantRe: regexp.MustCompile(
-			`^\{"controller_epoch":1,"leader":1,"version":1,"leader_epoch":\d+,"isr":\[1\]\}\n$`)},
-		{name: "controller", args: get("/controller"), wantRe: regexp.MustCompile(`^\{"version":2,"brokerid":1,"timestamp":"\d{13}"\}\n$`)},
+			fmt.Sprintf(`^\{"controller_epoch":%d,"leader":%d,"version":1,"leader_epoch":\d+,"isr":\[%s\]\}\n$`, epoch, walk[2].Leader, joinIDs(walk[2].ISR)))},
+		{name: "controller", args: get("/controller"), wantRe: regexp.MustCompile(fmt.Sprintf(`^\{"version":2,"brokerid":%d,"timestamp":"\d{13}"\}\n$`, controller))},
 		{name: "cluster", args: ls("/cluster"), want: "[id]\n"},
 		{name: "cluster id", args: get("/cluster/id"), wantRe: regexp.MustCompile(`^\{"version":"1","id":"[A-Za-z0-9_-]{22}"\}\n$`)},
 		{name: "config", args: ls("/config"), want: "[brokers, topics]\n"},
@@ -89,7 +103,7 @@ func TestMetadataShellUsage(t *testing.T) {
 // TestMetadataShell feeds the shell several commands on standard input (not a terminal:
 // no prompt). A failed command is reported and the shell goes on; it ends at quit.
 func TestMetadataShell(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("t", 2, nil)
 
@@ -103,7 +117,8 @@ func TestMetadataShell(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "2 command(s) failed") {
 		t.Errorf("error %v, want one counting 2 failed commands", err)
 	}
-	if !regexp.MustCompile(`^\[1\]\n\{"version":"1","id":"[A-Za-z0-9_-]{22}"\}\n\[0, 1\]\n$`).MatchString(out) {
+	ids := regexp.QuoteMeta("[" + strings.ReplaceAll(joinIDs(nodeIDs(tb)), ",", ", ") + "]")
+	if !regexp.MustCompile(`^` + ids + `\n\{"version":"1","id":"[A-Za-z0-9_-]{22}"\}\n\[0, 1\]\n$`).MatchString(out) {
 		t.Errorf("stdout:\n%s", out)
 	}
 	if stderr != "Node does not exist: /nope\nPath must start with / character\n" {
@@ -122,7 +137,7 @@ func TestMetadataShell(t *testing.T) {
 // TestMetadataShellCancel: cancelling the context (Ctrl-C) ends a shell that is waiting
 // for its next line.
 func TestMetadataShellCancel(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx, cancel := context.WithCancel(brokertest.Ctx(t))
 	defer cancel()
 	pr, pw := io.Pipe()

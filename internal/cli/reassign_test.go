@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/samsa-io/samsa/internal/brokertest"
@@ -18,18 +21,39 @@ func writeTemp(t *testing.T, name, data string) string {
 	return p
 }
 
-// TestReassignPartitionsOneNode runs every action of reassign-partitions against one
-// node, where the only assignment is the current one, and checks Kafka's texts.
-func TestReassignPartitionsOneNode(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+// reassignJSON is a reassignment file's text as the tool prints it, for partitions 0, 1, ...
+// of topic rp with the given replicas.
+func reassignJSON(replicas ...[]int32) string {
+	var rows []string
+	for p, rs := range replicas {
+		dirs := strings.TrimSuffix(strings.Repeat(`"any",`, len(rs)), ",")
+		rows = append(rows, fmt.Sprintf(`{"topic":"rp","partition":%d,"replicas":[%s],"log_dirs":[%s]}`, p, joinIDs(rs), dirs))
+	}
+	return `{"version":1,"partitions":[` + strings.Join(rows, ",") + `]}`
+}
+
+// TestReassignPartitionsInPlace runs every action of reassign-partitions with the
+// current assignment as the target, so nothing moves (on one node it is the only
+// assignment), and checks Kafka's texts.
+func TestReassignPartitionsInPlace(t *testing.T) {
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("rp", 2, nil)
 	old := reassignIntN
 	reassignIntN = func(int) int { return 0 }
 	t.Cleanup(func() { reassignIntN = old })
 
+	nodes := nodeIDs(tb)
+	layout := topicLayout(t, tb, "rp", len(nodes))
+	r0, r1 := layout[0].Replicas, layout[1].Replicas
+	// With the random start and shift fixed at 0, Kafka's assignment gives partition p the
+	// broker list rotated to start at its p-th broker.
+	proposed := reassignJSON(nodes, append(slices.Clone(nodes[1%len(nodes):]), nodes[:1%len(nodes)]...))
+	brokerList := joinIDs(nodes)
+
 	topics := writeTemp(t, "topics.json", `{"version":1,"topics":[{"topic":"rp"}]}`)
-	target := writeTemp(t, "target.json", `{"version":1,"partitions":[{"topic":"rp","partition":1,"replicas":[1],"log_dirs":["any"]},{"topic":"rp","partition":0,"replicas":[1]}]}`)
+	target := writeTemp(t, "target.json", fmt.Sprintf(`{"version":1,"partitions":[{"topic":"rp","partition":1,"replicas":[%s],"log_dirs":[%s]},{"topic":"rp","partition":0,"replicas":[%s]}]}`,
+		joinIDs(r1), strings.TrimSuffix(strings.Repeat(`"any",`, len(r1)), ","), joinIDs(r0)))
 	unknownBroker := writeTemp(t, "unknown.json", `{"partitions":[{"topic":"rp","partition":0,"replicas":[1,9]}]}`)
 	unknownPart := writeTemp(t, "unknownpart.json", `{"partitions":[{"topic":"rp","partition":7,"replicas":[1]}]}`)
 	dups := writeTemp(t, "dups.json", `{"partitions":[{"topic":"rp","partition":0,"replicas":[1]},{"topic":"rp","partition":0,"replicas":[1]}]}`)
@@ -39,17 +63,20 @@ func TestReassignPartitionsOneNode(t *testing.T) {
 	badVersion := writeTemp(t, "version.json", `{"version":2,"partitions":[]}`)
 	missingTopic := writeTemp(t, "missing.json", `{"version":1,"topics":[{"topic":"nope"}]}`)
 
-	current := `{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1],"log_dirs":["any"]},{"topic":"rp","partition":1,"replicas":[1],"log_dirs":["any"]}]}`
+	current := reassignJSON(r0, r1)
+	if !tb.InCluster() && current != `{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1],"log_dirs":["any"]},{"topic":"rp","partition":1,"replicas":[1],"log_dirs":["any"]}]}` {
+		t.Fatalf("one node's assignment %s", current)
+	}
 	rp := "reassign-partitions"
 	admRunSteps(t, ctx, tb.Addr, []admStep{
 		{name: "list none", args: []string{rp, "--list"}, want: "No partition reassignments found.\n"},
-		{name: "generate", args: []string{rp, "--generate", "--topics-to-move-json-file", topics, "--broker-list", "1"},
-			want: "Current partition replica assignment\n" + current + "\n\nProposed partition reassignment configuration\n" + current + "\n"},
+		{name: "generate", args: []string{rp, "--generate", "--topics-to-move-json-file", topics, "--broker-list", brokerList},
+			want: "Current partition replica assignment\n" + current + "\n\nProposed partition reassignment configuration\n" + proposed + "\n"},
 		{name: "generate too few brokers", args: []string{rp, "--generate", "--topics-to-move-json-file", topics, "--broker-list", "5"},
-			wantErr: "Replication factor: 1 larger than available brokers: 0."},
+			wantErr: fmt.Sprintf("Replication factor: %d larger than available brokers: 0.", len(nodes))},
 		{name: "generate duplicate brokers", args: []string{rp, "--generate", "--topics-to-move-json-file", topics, "--broker-list", "1,1"},
 			wantErr: "Broker list contains duplicate entries: [1]"},
-		{name: "generate unknown topic", args: []string{rp, "--generate", "--topics-to-move-json-file", missingTopic, "--broker-list", "1"},
+		{name: "generate unknown topic", args: []string{rp, "--generate", "--topics-to-move-json-file", missingTopic, "--broker-list", brokerList},
 			wantErr: "Topic nope not found."},
 		{name: "execute", args: []string{rp, "--execute", "--reassignment-json-file", target},
 			want: "Current partition replica assignment\n\n" + current + "\n\nSave this to use as the --reassignment-json-file option during rollback\n" +
@@ -57,7 +84,7 @@ func TestReassignPartitionsOneNode(t *testing.T) {
 		{name: "verify", args: []string{rp, "--verify", "--reassignment-json-file", target},
 			want: "Status of partition reassignment:\nReassignment of partition rp-0 is completed.\nReassignment of partition rp-1 is completed.\n"},
 		{name: "verify mismatch", args: []string{rp, "--verify", "--reassignment-json-file", unknownBroker},
-			want: "Status of partition reassignment:\nThere is no active reassignment of partition rp-0, but replica set is 1 rather than 1,9.\n"},
+			want: "Status of partition reassignment:\nThere is no active reassignment of partition rp-0, but replica set is " + joinIDs(r0) + " rather than 1,9.\n"},
 		{name: "cancel inactive", args: []string{rp, "--cancel", "--reassignment-json-file", target},
 			want: "None of the specified partition reassignments are active.\nNone of the specified partition moves are active.\n"},
 		{name: "unknown broker", args: []string{rp, "--execute", "--reassignment-json-file", unknownBroker}, wantErr: "Unknown broker id 9"},
@@ -76,7 +103,7 @@ func TestReassignPartitionsOneNode(t *testing.T) {
 }
 
 func TestLeaderElectionOneNode(t *testing.T) {
-	tb := brokertest.Start(t, "", nil)
+	tb := startBroker(t, nil)
 	ctx := brokertest.Ctx(t)
 	tb.CreateTopic("le", 2, nil)
 	parts := writeTemp(t, "parts.json", `{"partitions":[{"topic":"le","partition":1},{"topic":"le","partition":0}]}`)
