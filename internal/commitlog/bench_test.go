@@ -6,12 +6,21 @@ import (
 
 func BenchmarkAppend(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		flush int64
-	}{{"pagecache", DefaultConfig().FlushMessages}, {"groupcommit", 1}} {
+		name     string
+		flush    int64
+		interval int // index.interval.bytes; 0 for the default
+	}{
+		{"pagecache", DefaultConfig().FlushMessages, 0},
+		{"groupcommit", 1, 0},
+		// An index entry for every batch: the append path's index work at its worst.
+		{"pagecache-denseindex", DefaultConfig().FlushMessages, 1},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := testConfig()
 			cfg.FlushMessages = tc.flush
+			if tc.interval > 0 {
+				cfg.IndexIntervalBytes = tc.interval
+			}
 			l := openTestLog(b, b.TempDir(), cfg, Options{})
 			defer l.Close()
 			batch := makeBatch(batchSpec{n: 10, valueSize: 100})

@@ -481,13 +481,19 @@ func (r *cleanRound) cleanGroup(g []int) error {
 			return err
 		}
 	}
-	// The final time index entry, as for any sealed segment.
+	// The final time index entry, as for any sealed segment. The index files are
+	// written whole under their .cleaned names and fsynced; the swap renames them.
 	out.maybeAddTime(&p, true)
-	if err := out.writeIndexes(&p); err != nil {
-		return storageError("write cleaned index", err)
-	}
 	out.publish(&p)
-	if err := errors.Join(out.log.Sync(), out.idx.Sync(), out.tidx.Sync()); err != nil {
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".index", encodeOffsetEntries(out.offsets)}, {".timeindex", encodeTimeEntries(out.times)}} {
+		if err := writeIndexFile(l.fs, segmentPath(l.dir, base, f.ext+cleanedSuffix), f.data, true); err != nil {
+			return storageError("write cleaned index", err)
+		}
+	}
+	if err := out.log.Sync(); err != nil {
 		return storageError("fsync cleaned segment", err)
 	}
 	r.stats.SegmentsOut++
@@ -566,21 +572,12 @@ func (r *cleanRound) filterBatch(h *BatchHeader, b []byte, deleteHorizon int64, 
 	return enc, due, err
 }
 
-// openCleaned creates the three .cleaned files of a cleaned segment at base.
+// openCleaned creates the .log.cleaned of a cleaned segment at base; its index files
+// are written once the segment is complete (cleanGroup).
 func openCleaned(fs FS, dir string, base int64) (*segment, error) {
-	s := &segment{base: base, st: segState{next: base, maxTs: -1, maxTsOffset: base, rollTs: -1}}
-	flag := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+	s := &segment{base: base, fs: fs, dir: dir, st: segState{next: base, maxTs: -1, maxTsOffset: base, rollTs: -1}}
 	var err error
-	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"+cleanedSuffix), flag, 0o644); err != nil {
-		return nil, err
-	}
-	if s.idx, err = fs.OpenFile(segmentPath(dir, base, ".index"+cleanedSuffix), flag, 0o644); err != nil {
-		s.log.Close()
-		return nil, err
-	}
-	if s.tidx, err = fs.OpenFile(segmentPath(dir, base, ".timeindex"+cleanedSuffix), flag, 0o644); err != nil {
-		s.log.Close()
-		s.idx.Close()
+	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"+cleanedSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -658,7 +655,7 @@ func (r *cleanRound) swap(g []int, out *segment, committed *bool) error {
 	l.mu.Lock()
 	old := slices.Clone(l.segments[first : first+len(g)])
 	out.created = old[0].created
-	out.sealed, out.indexSynced, out.syncedSize = true, true, out.st.size
+	out.sealed, out.syncedSize = true, out.st.size
 	// The cleaned segment ends where the next segment begins, as the replaced did.
 	out.st.next = l.segments[first+len(g)].base
 	segs := make([]*segment, 0, len(l.segments)-len(g)+1)
@@ -670,7 +667,8 @@ func (r *cleanRound) swap(g []int, out *segment, committed *bool) error {
 	*committed = true
 
 	// No reader can reach the old segments any more: their files go, then the .swap
-	// suffixes. The open handles of the new segment follow the renames.
+	// suffixes. The new segment's open .log follows the renames; it finds its index
+	// files by their final names should it ever read or rewrite them.
 	var errs []error
 	for _, s := range old {
 		errs = append(errs, s.remove(l.dir))

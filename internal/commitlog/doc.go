@@ -18,6 +18,7 @@
 //	    00000000000000000000.index       sparse offset index of that segment
 //	    00000000000000000000.timeindex   sparse time index of that segment
 //	    00000000000000012345.log ...     next segment, base offset 12345
+//	    <base>.index.tmp, .timeindex.tmp index file being written (see "Index files")
 //	    <20-digit offset>.snapshot       producer state (package producerstate)
 //	    <base>.log.cleaned, .index.cleaned, .timeindex.cleaned   cleaner output being written
 //	    <base>.log.swap, .index.swap, .timeindex.swap            cleaner output being swapped in
@@ -69,10 +70,39 @@
 // closed, a final entry with the segment's max timestamp is added: it gives the
 // segment's largest timestamp (time retention, ListOffsets) without a scan on restart.
 //
-// Index files are never preallocated: they always hold exactly their entries. Both are
-// kept in memory as well (8 or 12 bytes per index.interval.bytes of log) and read whole
-// at open. They are written with every append but fsynced only when their segment is
-// sealed or at Close: after a crash the active segment's indexes are rebuilt anyway.
+// # Index files
+//
+// Both indexes live in memory (8 or 12 bytes per index.interval.bytes of log), where
+// every lookup reads them; their files exist to spare a restart the scan of every
+// .log. An append writes only the .log: the active segment's new entries stay in
+// memory, and its index files on disk may be missing or stale. The files are written
+// whole from memory, one write each, only when they must be on disk:
+//
+//   - at a roll, for the sealed segment (with its final time entry), fsynced, before
+//     the next segment's .log is created: a segment that has a successor on disk may
+//     be trusted by Open (below the recovery point, or after a clean shutdown), so its
+//     index files are complete and durable by then. Sealed segments never change, so
+//     their files are never written again;
+//   - at Close, for the active segment (with its close-time time entry), fsynced, so a
+//     clean Open trusts it;
+//   - by recovery, for every scanned segment but the last (which stays active);
+//   - by TruncateTo, for the segment it cuts (which becomes the active one);
+//   - by the cleaner, for a cleaned segment, under .cleaned names (see below).
+//
+// A file is written to <name>.tmp and renamed over <name> (fsynced before and the
+// directory after when durability is needed), so an index file that exists holds the
+// whole of one write, never a prefix that would pass for a shorter index; Open
+// deletes leftover .tmp files. Index files are never preallocated: they hold exactly
+// their entries. They are read whole at Open and not held open: a segment keeps one
+// file descriptor, its .log, which fetches read and send from.
+//
+// After a crash (even kill -9 mid-roll) every index file Open trusts is complete: the
+// last segment is always recovered after an unclean shutdown (it holds the recovery
+// point or lies after it), and every other segment got its files at its roll or its
+// recovery, before anything that could make it trusted. A trusted segment with
+// batches whose index file is missing, of a size that is not a multiple of the entry
+// size, or failing the sanity checks (see Recovery) is recovered and its files
+// rewritten; an empty .log has no entries, whatever files it has.
 //
 // A segment rolls when the next append would take it past segment.bytes, when the
 // first batch's timestamp is more than segment.ms older than the append's largest
@@ -141,16 +171,18 @@
 //  1. Index files without a .log (left by a crash while deleting a segment) and temp
 //     files are removed; the .log files are opened in base offset order.
 //  2. Clean shutdown (Options.HadCleanShutdown): every segment's indexes are loaded and
-//     sanity-checked (sizes a multiple of the entry size, increasing entries, positions
-//     inside the .log); the active segment's end is found by scanning headers from its
-//     last index entry only. A segment whose index is missing or fails the check is
-//     recovered as below.
+//     sanity-checked (both files present, sizes a multiple of the entry size,
+//     increasing entries, positions inside the .log); the active segment's end is found
+//     by scanning headers from its last index entry only. A segment whose index is
+//     missing or fails the check is recovered as below.
 //  3. Unclean shutdown: segments before the one holding recoveryPoint are treated as in
 //     step 2. From that segment on, every batch is validated: whole header, batchLength in
 //     bounds, magic 2, CRC-32C, base offset not below the previous batch's end, offsets
 //     fitting the segment. The .log is truncated at the first bad batch and every later
 //     segment is deleted; the indexes of scanned segments are rebuilt from scratch and
-//     the leader epoch cache is fed with their batches. Recovered segments are fsynced.
+//     the leader epoch cache is fed with their batches. Recovered segments are fsynced,
+//     and the index files of those that are not the last are written (fsynced) with
+//     their final time entry; the last segment's stay in memory.
 //  4. The log end offset, recovery point and high watermark become the end of the last
 //     valid batch (the Manager then restores the high watermark from
 //     replication-offset-checkpoint); the log start offset is max(logStartOffset, first segment base). The
@@ -161,16 +193,17 @@
 // Before step 1, the leftovers of an interrupted cleaning round are repaired (see
 // "Crash recovery of the cleaner" below).
 //
-// Close writes the final time index entries, fsyncs everything, truncates a failed
-// write's leftovers from the active segment and writes a producer snapshot at the end.
+// Close truncates a failed write's leftovers from the active segment, writes its index
+// files with the final time index entry, fsyncs everything and writes a producer
+// snapshot at the end.
 //
 // # Durability of the flush modes
 //
 //   - Default (flush.messages and flush.ms = Long.MAX_VALUE, as Kafka): appends go to
 //     the page cache and survive a process crash but not a machine crash; durability
 //     comes from replication. Segments are fsynced after a roll (at the next
-//     FlushCheckInterval tick, as Kafka schedules it) and at Close; the recovery point
-//     follows those flushes.
+//     FlushCheckInterval tick, as Kafka schedules it; their index files at the roll
+//     itself) and at Close; the recovery point follows those flushes.
 //   - flush.ms = T: the Manager fsyncs a log when its oldest unflushed data is older
 //     than T (checked every FlushCheckInterval).
 //   - flush.messages = N > 1: the append that brings the unflushed record count to N

@@ -5,8 +5,9 @@ import (
 	"os"
 )
 
-// FS opens the files of a log's segments (.log, .index, .timeindex). It exists so
-// tests can inject write errors (a full disk) into the append path; production uses
+// FS opens the files of a log's segments: the .log, held open, and the index files,
+// opened only to be read or written whole (see "Index files" in doc.go). It exists so
+// tests can inject write errors (a full disk) and count open files; production uses
 // the OS. Directory operations and checkpoint files go to the os package directly:
 // nothing needs to fail them on purpose.
 type FS interface {

@@ -395,7 +395,12 @@ func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
 		}
 		trusted := i < first && !rebuild[s.base]
 		if trusted {
-			if err := s.loadIndexes(fi.Size()); err != nil {
+			// An empty .log (a new log, or an empty active segment) has no index
+			// entries, whatever its index files say or whether they exist.
+			if fi.Size() > 0 {
+				err = s.loadIndexes(fi.Size())
+			}
+			if err != nil {
 				l.logger.Warn("commitlog: rebuilding index", "segment", s.base, "err", err)
 				trusted = false
 			} else if last {
@@ -435,21 +440,24 @@ func (l *Log) load(recoveryPoint, logStartOffset int64, clean bool) error {
 			}
 		}
 		if !last {
-			s.sealed, s.indexSynced = true, trusted
-			if !trusted {
-				p, err := s.seal()
-				if err != nil {
-					return storageErr(err)
-				}
-				s.publish(&p)
-			}
+			s.sealed = true
 		}
 	}
-	// What recovery scanned and rewrote is fsynced now, so the recovery point can move
-	// to the end of the log.
+	// What recovery scanned is fsynced now, so the recovery point can move to the end
+	// of the log. A recovered segment that is not the last is sealed: its rebuilt
+	// indexes get their final time entry and are written, durably, before the log is
+	// used (a crash before that repeats this recovery, as the recovery point has not
+	// moved). The last segment's indexes stay in memory until it is sealed or closed.
 	for _, s := range recovered {
-		if err := errors.Join(s.log.Sync(), s.idx.Sync(), s.tidx.Sync()); err != nil {
+		if err := s.log.Sync(); err != nil {
 			return storageErr(err)
+		}
+		if s.sealed {
+			p := s.seal()
+			if err := s.writeSealedIndexes(&p); err != nil {
+				return storageErr(err)
+			}
+			s.publish(&p)
 		}
 	}
 	for _, s := range l.segments {
@@ -657,10 +665,9 @@ func (l *Log) appendLocked(records []byte, opts AppendOptions) (AppendResult, in
 	for i := range refs {
 		seg.note(&p, &refs[i].h, pos+int64(refs[i].pos), lim)
 	}
-	if err := seg.writeIndexes(&p); err != nil {
-		seg.log.Truncate(pos)
-		return AppendResult{}, -1, storageError(fmt.Sprintf("append to index of segment %d", seg.base), err)
-	}
+	// The new index entries stay in memory: the active segment's index files are
+	// written when it is sealed or the log is closed, and rebuilt by recovery after a
+	// crash (see "Index files" in doc.go).
 
 	l.mu.Lock()
 	seg.publish(&p)
@@ -714,28 +721,39 @@ func (l *Log) shouldRoll(s *segment, cfg *Config, appendSize, maxTs, first, last
 
 // rollLocked seals the active segment and starts a new one at base. An empty active
 // segment is replaced instead. Needs appendMu.
+//
+// The sealed segment's index files are written and fsynced before the new segment's
+// .log is created: once a segment has a successor on disk, Open may trust its
+// indexes (it lies below the recovery point), so they must be complete and durable
+// by then. Two small fsyncs per segment.bytes of log cost nothing measurable, and
+// doing them here rather than in the next flush keeps that invariant in one place.
 func (l *Log) rollLocked(base int64, now time.Time) (*segment, error) {
 	old := l.segments[len(l.segments)-1]
-	ns, err := openSegment(l.fs, l.dir, base, true, now)
-	if err != nil {
-		return nil, storageError(fmt.Sprintf("roll segment %d", base), err)
-	}
 	if old.st.size == 0 {
+		ns, err := openSegment(l.fs, l.dir, base, true, now)
+		if err != nil {
+			return nil, storageError(fmt.Sprintf("roll segment %d", base), err)
+		}
 		l.flushMu.Lock()
 		l.mu.Lock()
 		l.segments[len(l.segments)-1] = ns
 		l.mu.Unlock()
-		err := old.remove(l.dir)
+		err = old.remove(l.dir)
 		l.flushMu.Unlock()
 		if err != nil {
 			l.logger.Warn("commitlog: remove empty segment", "segment", old.base, "err", err)
 		}
 		return ns, nil
 	}
-	p, err := old.seal()
-	if err != nil {
-		ns.remove(l.dir)
+	p := old.seal()
+	if err := old.writeSealedIndexes(&p); err != nil {
 		return nil, storageError(fmt.Sprintf("seal segment %d", old.base), err)
+	}
+	ns, err := openSegment(l.fs, l.dir, base, true, now)
+	if err != nil {
+		// The old segment stays active; its index files on disk are as stale as an
+		// active segment's may be.
+		return nil, storageError(fmt.Sprintf("roll segment %d", base), err)
 	}
 	l.mu.Lock()
 	old.publish(&p)
@@ -1107,7 +1125,7 @@ func (l *Log) truncateLocked(offset int64, full bool) error {
 			cut := h.BaseOffset
 			s.offsets = slices.DeleteFunc(slices.Clone(s.offsets), func(e offsetEntry) bool { return int64(e.pos) >= pos })
 			s.times = slices.DeleteFunc(slices.Clone(s.times), func(e timeEntry) bool { return s.base+int64(e.rel) >= cut })
-			err = errors.Join(s.log.Truncate(pos), s.rewriteIndexes())
+			err = errors.Join(s.log.Truncate(pos), s.writeIndexes(s.offsets, s.times, false))
 		}
 		if err != nil {
 			l.mu.Unlock()
@@ -1271,8 +1289,8 @@ func (l *Log) ApplyRetention() (int, error) {
 func (l *Log) Flush() error { return l.flushTo(math.MaxInt64) }
 
 // flushTo makes sure everything below target is fsynced; math.MaxInt64 means
-// everything appended, including sealed segments' indexes. Concurrent callers share
-// fsyncs: whoever gets flushMu first flushes all data written so far.
+// everything appended. Concurrent callers share fsyncs: whoever gets flushMu first
+// flushes all data written so far.
 func (l *Log) flushTo(target int64) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
@@ -1286,47 +1304,35 @@ func (l *Log) flushTo(target int64) error {
 	if done {
 		return nil
 	}
-	return l.flushLocked(false)
+	return l.flushLocked()
 }
 
-// flushLocked fsyncs every segment with unsynced bytes, and the indexes of sealed
-// segments (the active segment's indexes are rebuilt by recovery after a crash, so
-// group commit pays one fsync per flush). withActiveIndexes is for Close, after which
-// Open trusts every index. Needs flushMu.
-func (l *Log) flushLocked(withActiveIndexes bool) error {
+// flushLocked fsyncs every segment with unsynced bytes. Index files need no fsync
+// here: a sealed segment's are fsynced when it is sealed, Close writes and fsyncs the
+// active segment's, and until then recovery rebuilds them after a crash, so group
+// commit pays one fsync per flush. Needs flushMu.
+func (l *Log) flushLocked() error {
 	type job struct {
-		s     *segment
-		size  int64
-		index bool
+		s    *segment
+		size int64
 	}
 	l.mu.RLock()
 	var jobs []job
-	for i, s := range l.segments {
-		index := (s.sealed && !s.indexSynced) || (withActiveIndexes && i == len(l.segments)-1)
-		if s.syncedSize < s.st.size || index {
-			jobs = append(jobs, job{s, s.st.size, index})
+	for _, s := range l.segments {
+		if s.syncedSize < s.st.size {
+			jobs = append(jobs, job{s, s.st.size})
 		}
 	}
 	leo := l.leo
 	l.mu.RUnlock()
 	for _, j := range jobs {
-		var err error
-		if j.size > j.s.syncedSize {
-			err = j.s.log.Sync()
-		}
-		if j.index && err == nil {
-			err = errors.Join(j.s.idx.Sync(), j.s.tidx.Sync())
-		}
-		if err != nil {
+		if err := j.s.log.Sync(); err != nil {
 			return storageError(fmt.Sprintf("fsync segment %d", j.s.base), err)
 		}
 	}
 	l.mu.Lock()
 	for _, j := range jobs {
 		j.s.syncedSize = max(j.s.syncedSize, j.size)
-		if j.index && j.s.sealed {
-			j.s.indexSynced = true
-		}
 	}
 	l.recoveryPoint = max(l.recoveryPoint, leo)
 	l.lastFlush = l.clock.Now()
@@ -1363,16 +1369,20 @@ func (l *Log) Close() error {
 	}
 	var errs []error
 	// Drop bytes a failed write may have left past the last good batch, then write
-	// the final time index entry so the next Open needs no scan.
+	// the active segment's indexes, with the final time index entry, durably: the next
+	// Open trusts them (clean shutdown) and needs no scan.
 	if fi, err := active.log.Stat(); err == nil && fi.Size() != active.st.size {
 		errs = append(errs, active.log.Truncate(active.st.size))
 	}
-	p, err := active.seal()
-	errs = append(errs, err)
-	l.mu.Lock()
-	active.publish(&p)
-	l.mu.Unlock()
-	errs = append(errs, l.flushLocked(true))
+	p := active.seal()
+	if err := active.writeSealedIndexes(&p); err != nil {
+		errs = append(errs, err)
+	} else {
+		l.mu.Lock()
+		active.publish(&p)
+		l.mu.Unlock()
+	}
+	errs = append(errs, l.flushLocked())
 	l.writeEpochsLocked()
 	l.mu.Lock()
 	leo := l.leo

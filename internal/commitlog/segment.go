@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/samsa-io/samsa/internal/atomicfile"
 )
 
 // segState is the part of a segment's metadata that every append changes. The appender
@@ -24,64 +26,87 @@ type segState struct {
 	bytesSinceIndex int64 // bytes appended since the last .index entry
 }
 
-// segment is one <base>.log with its .index and .timeindex.
+// segment is one <base>.log with its .index and .timeindex. Only the .log is held
+// open (fetches read and sendfile from it); the indexes live in memory (offsets,
+// times) and their files are opened only to be read at Open or written whole when
+// they must be on disk: at seal, at Close, and where recovery, truncation or the
+// cleaner rebuild them (see "Index files" in doc.go). So a segment costs one file
+// descriptor.
 type segment struct {
 	base    int64
 	created time.Time // when this process created or opened it (segment.ms fallback)
+	fs      FS        // opens the index files when they are read or written
+	dir     string    // the log's directory, where the index files are
 	log     File
-	idx     File
-	tidx    File
 
 	// Guarded by Log.mu; changed only while Log.appendMu is also held (or before the
 	// Log is shared).
 	st      segState
-	offsets []offsetEntry // mirror of the .index file
-	times   []timeEntry   // mirror of the .timeindex file
-	sealed  bool          // no longer the active segment
+	offsets []offsetEntry // the .index entries; on disk only once written (see above)
+	times   []timeEntry   // the .timeindex entries, likewise
+	sealed  bool          // no longer the active segment; its index files are on disk
 
 	// Guarded by Log.mu; changed by the flusher holding Log.flushMu.
-	syncedSize  int64 // .log bytes known to be fsynced
-	indexSynced bool  // the indexes of a sealed segment have been fsynced
+	syncedSize int64 // .log bytes known to be fsynced
+
+	// onDisk says how many entries of offsets and times the index files hold,
+	// fsynced, when ok; then Close need not write them again (an idle log reopened
+	// and closed rewrites nothing). Guarded by Log.appendMu.
+	onDisk indexCount
+}
+
+// indexCount is a number of .index and .timeindex entries.
+type indexCount struct {
+	offsets, times int
+	ok             bool
+}
+
+func (s *segment) indexCount() indexCount {
+	return indexCount{offsets: len(s.offsets), times: len(s.times), ok: true}
 }
 
 func segmentPath(dir string, base int64, ext string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, ext))
 }
 
-// openSegment opens (or with create, creates empty) the files of the segment at base.
-// Index files are never preallocated: their size is always entries × entry size.
+// openSegment opens (or with create, creates empty) the .log of the segment at base.
+// A created segment starts without index files: stale ones of an earlier segment at
+// the same base are removed, so that they cannot be taken for this one's.
 func openSegment(fs FS, dir string, base int64, create bool, now time.Time) (*segment, error) {
 	flag := os.O_RDWR | os.O_CREATE
 	if create {
 		flag |= os.O_TRUNC
+		if err := removeIndexFiles(dir, base); err != nil {
+			return nil, err
+		}
 	}
-	s := &segment{base: base, created: now, st: segState{next: base, maxTs: -1, maxTsOffset: base, rollTs: -1}}
+	s := &segment{base: base, created: now, fs: fs, dir: dir, st: segState{next: base, maxTs: -1, maxTsOffset: base, rollTs: -1}}
 	var err error
 	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"), flag, 0o644); err != nil {
-		return nil, err
-	}
-	if s.idx, err = fs.OpenFile(segmentPath(dir, base, ".index"), flag, 0o644); err != nil {
-		s.log.Close()
-		return nil, err
-	}
-	if s.tidx, err = fs.OpenFile(segmentPath(dir, base, ".timeindex"), flag, 0o644); err != nil {
-		s.log.Close()
-		s.idx.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *segment) close() error {
-	return errors.Join(s.log.Close(), s.idx.Close(), s.tidx.Close())
+	return s.log.Close()
 }
 
 // remove closes the segment and deletes its files; .log first so that a crash in
 // between leaves orphan indexes (removed by Open) rather than an index-less log.
 func (s *segment) remove(dir string) error {
 	err := s.close()
-	for _, ext := range []string{".log", ".index", ".timeindex"} {
-		if rerr := os.Remove(segmentPath(dir, s.base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	if rerr := os.Remove(segmentPath(dir, s.base, ".log")); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	return errors.Join(err, removeIndexFiles(dir, s.base))
+}
+
+// removeIndexFiles deletes the .index and .timeindex of base, if any.
+func removeIndexFiles(dir string, base int64) error {
+	var err error
+	for _, ext := range []string{".index", ".timeindex"} {
+		if rerr := os.Remove(segmentPath(dir, base, ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
 	}
@@ -159,27 +184,6 @@ func (s *segment) maybeAddTime(p *pending, room bool) {
 	p.times = append(p.times, timeEntry{ts: p.st.maxTs, rel: int32(p.st.maxTsOffset - s.base)})
 }
 
-// writeIndexes appends p's entries to the index files. On error it truncates them back,
-// so the files stay equal to the published entries.
-func (s *segment) writeIndexes(p *pending) error {
-	oldIdx := int64(len(s.offsets)) * offsetEntrySize
-	oldTidx := int64(len(s.times)) * timeEntrySize
-	if len(p.offsets) > 0 {
-		if _, err := s.idx.WriteAt(encodeOffsetEntries(p.offsets), oldIdx); err != nil {
-			s.idx.Truncate(oldIdx)
-			return err
-		}
-	}
-	if len(p.times) > 0 {
-		if _, err := s.tidx.WriteAt(encodeTimeEntries(p.times), oldTidx); err != nil {
-			s.idx.Truncate(oldIdx)
-			s.tidx.Truncate(oldTidx)
-			return err
-		}
-	}
-	return nil
-}
-
 // publish makes p visible; the caller holds Log.mu for writing.
 func (s *segment) publish(p *pending) {
 	s.st = p.st
@@ -187,19 +191,68 @@ func (s *segment) publish(p *pending) {
 	s.times = append(s.times, p.times...)
 }
 
-// rewriteIndexes replaces both index files by the in-memory entries.
-func (s *segment) rewriteIndexes() error {
-	if err := s.idx.Truncate(0); err != nil {
+// writeIndexes replaces both index files by the given entries, each in one write.
+// A file is written under a temporary name and renamed over its final one, so that
+// an index file that exists always holds the whole of one write: a crash leaves the
+// old file, the new one, or (for a segment never written) none, never a prefix that
+// would pass for a shorter index. With sync the files are fsynced before the rename
+// and the directory after it, so that they are durable once this returns.
+func (s *segment) writeIndexes(offsets []offsetEntry, times []timeEntry, sync bool) error {
+	s.onDisk = indexCount{}
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".index", encodeOffsetEntries(offsets)}, {".timeindex", encodeTimeEntries(times)}} {
+		path := segmentPath(s.dir, s.base, f.ext)
+		tmp := path + tempSuffix
+		if err := writeIndexFile(s.fs, tmp, f.data, sync); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if !sync {
+		return nil
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return err
 	}
-	if err := s.tidx.Truncate(0); err != nil {
+	s.onDisk = indexCount{offsets: len(offsets), times: len(times), ok: true}
+	return nil
+}
+
+// tempSuffix marks an index file being written; Open removes leftovers.
+const tempSuffix = atomicfile.TempSuffix
+
+// writeIndexFile creates (or truncates) path, writes data as its whole content,
+// fsyncs it with sync, and closes it.
+func writeIndexFile(fs FS, path string, data []byte, sync bool) error {
+	f, err := fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	if _, err := s.idx.WriteAt(encodeOffsetEntries(s.offsets), 0); err != nil {
-		return err
+	if len(data) > 0 {
+		_, err = f.WriteAt(data, 0)
 	}
-	_, err := s.tidx.WriteAt(encodeTimeEntries(s.times), 0)
-	return err
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// writeSealedIndexes writes the indexes of a sealed segment, durably: the entries
+// published plus p's (the final time entry seal adds). Files known to hold them
+// already are left alone.
+func (s *segment) writeSealedIndexes(p *pending) error {
+	if len(p.offsets) == 0 && len(p.times) == 0 && s.onDisk == s.indexCount() {
+		return nil
+	}
+	offsets := append(s.offsets[:len(s.offsets):len(s.offsets)], p.offsets...)
+	times := append(s.times[:len(s.times):len(s.times)], p.times...)
+	return s.writeIndexes(offsets, times, true)
 }
 
 // errTorn reports bytes that are not a whole, well-formed batch.
@@ -263,15 +316,16 @@ func (s *segment) find(off int64) (int64, BatchHeader, bool, error) {
 
 // recover rebuilds the segment from its .log: every batch is checked (length, magic,
 // CRC, offsets increasing from minOffset and fitting the segment's relative range),
-// the file is truncated at the first bad one, and both indexes are rebuilt. It
-// returns whether bytes were cut and calls onBatch for every good batch.
+// the file is truncated at the first bad one, and both indexes are rebuilt in memory
+// (the caller writes their files if the segment is sealed). It returns whether bytes
+// were cut and calls onBatch for every good batch.
 func (s *segment) recover(minOffset int64, lim indexLimits, onBatch func(h *BatchHeader)) (bool, error) {
 	fi, err := s.log.Stat()
 	if err != nil {
 		return false, err
 	}
 	fileSize := fi.Size()
-	s.offsets, s.times = nil, nil
+	s.offsets, s.times, s.onDisk = nil, nil, indexCount{}
 	p := pending{st: segState{next: s.base, maxTs: -1, maxTsOffset: s.base, rollTs: -1}}
 	r := bufio.NewReaderSize(io.NewSectionReader(s.log, 0, fileSize), 1<<16)
 	var hdr [BatchHeaderSize]byte
@@ -311,7 +365,7 @@ func (s *segment) recover(minOffset int64, lim indexLimits, onBatch func(h *Batc
 			return true, err
 		}
 	}
-	return truncated, s.rewriteIndexes()
+	return truncated, nil
 }
 
 type crcWriter struct{ crc uint32 }
@@ -322,12 +376,16 @@ func (w *crcWriter) Write(b []byte) (int, error) {
 }
 
 // loadIndexes reads and sanity-checks the index files of a segment opened from disk.
+// A missing file is an error (the caller rebuilds the indexes from the .log): index
+// files are written only whole (see writeIndexes), so a segment whose files were
+// never written, or were deleted with a cleaner's swap, must not be taken for one
+// without entries.
 func (s *segment) loadIndexes(logSize int64) error {
-	ob, err := readIndexFile(s.idx, offsetEntrySize, math.MaxInt32)
+	ob, err := s.readIndexFile(".index", offsetEntrySize)
 	if err != nil {
 		return err
 	}
-	tb, err := readIndexFile(s.tidx, timeEntrySize, math.MaxInt32)
+	tb, err := s.readIndexFile(".timeindex", timeEntrySize)
 	if err != nil {
 		return err
 	}
@@ -339,14 +397,28 @@ func (s *segment) loadIndexes(logSize int64) error {
 		return err
 	}
 	s.offsets, s.times = offs, times
+	// Files Open trusts were fsynced by whoever wrote them: a roll, a Close, a
+	// recovery or the cleaner.
+	s.onDisk = s.indexCount()
 	return nil
+}
+
+// readIndexFile opens, reads whole and closes one index file of the segment.
+func (s *segment) readIndexFile(ext string, entrySize int) ([]byte, error) {
+	f, err := s.fs.OpenFile(segmentPath(s.dir, s.base, ext), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readIndexFile(f, entrySize, math.MaxInt32)
 }
 
 // loadTail restores segState of a segment whose indexes are trusted, scanning only the
 // batches from the last .index entry to the end of the file (structure only, no CRC):
 // the short scan Kafka does to find the next offset of a cleanly closed segment. It
 // truncates the file at a malformed tail. The .timeindex's last entry gives the max
-// timestamp: a segment gets a final entry when it is sealed or closed.
+// timestamp: a segment gets a final entry when it is sealed or closed. Entries the
+// tail calls for are added in memory only, as for any append to the active segment.
 func (s *segment) loadTail(lim indexLimits) error {
 	fi, err := s.log.Stat()
 	if err != nil {
@@ -402,19 +474,17 @@ func (s *segment) loadTail(lim indexLimits) error {
 			return err
 		}
 	}
-	if err := s.writeIndexes(&p); err != nil {
-		return err
-	}
 	s.publish(&p)
 	return nil
 }
 
-// seal adds the final .timeindex entry Kafka writes when a segment stops being active
-// (roll or close), so that the max timestamp survives a restart without a scan.
-func (s *segment) seal() (pending, error) {
+// seal returns the final .timeindex entry Kafka writes when a segment stops being
+// active (roll or close), so that the max timestamp survives a restart without a
+// scan. The caller writes the index files (writeSealedIndexes) and publishes it.
+func (s *segment) seal() pending {
 	p := s.newPending()
 	s.maybeAddTime(&p, true)
-	return p, s.writeIndexes(&p)
+	return p
 }
 
 // largestTimestamp is the segment's age for time retention: the max timestamp or,
