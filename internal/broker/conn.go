@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -18,7 +19,8 @@ import (
 	"github.com/xdg-go/scram"
 )
 
-// conn is one client connection. It is used only by its own goroutine.
+// conn is one client connection. Its reader goroutine (readLoop) uses only r, busy and
+// gone; everything else belongs to the goroutine running serve.
 type conn struct {
 	b        *Broker
 	nc       net.Conn
@@ -38,6 +40,11 @@ type conn struct {
 	// apis is what this connection's listener serves: the broker's table, or the
 	// controller listener's.
 	apis map[kmsg.Key]api
+	// busy counts the requests read and not yet handled.
+	busy atomic.Int32
+	// gone is closed by the reader when reading fails: the peer closed the connection
+	// (or it broke). nil outside serve.
+	gone chan struct{}
 }
 
 // errClose marks a request that violates the protocol badly enough that the
@@ -52,42 +59,106 @@ type requestHeader struct {
 	clientID      *string
 }
 
+// readAhead is how many requests a connection reads ahead of the one being handled.
+// Requests are still handled one at a time and answered in order, as Kafka does; reading
+// the next ones while one is handled overlaps receiving a client's pipelined produce
+// requests with appending the current one. It bounds the memory a connection holds in
+// unhandled requests to readAhead frames.
+const readAhead = 2
+
 // serve reads, handles and answers requests until the connection fails or ctx ends.
+// A reader goroutine reads the frames (readLoop); this one handles and answers them.
 func (c *conn) serve(ctx context.Context) {
-	idle := c.b.cfg.ConnectionsMaxIdle
-	for {
-		if idle > 0 {
-			// connections.max.idle.ms: a client that sends nothing for that long is
-			// dropped, so abandoned connections do not hold memory forever.
-			c.nc.SetReadDeadline(time.Now().Add(idle))
+	frames := make(chan []byte, readAhead)
+	stop := make(chan struct{})
+	c.gone = make(chan struct{})
+	var readErr error // written by readLoop before it closes frames
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.readLoop(frames, stop, &readErr)
+	}()
+	defer func() {
+		// Stop the reader: closing the connection ends a read in progress.
+		close(stop)
+		c.nc.Close()
+		wg.Wait()
+		for frame := range frames {
+			recycleFrame(frame)
 		}
-		frame, err := c.readFrame()
+	}()
+	for frame := range frames {
+		err := c.handleFrame(ctx, frame)
+		c.busy.Add(-1)
+		if kmsg.Key(binary.BigEndian.Uint16(frame)) == kmsg.Produce {
+			// Nothing refers to a produce request's bytes once it is handled: the
+			// records were copied into the log.
+			recycleFrame(frame)
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
-				c.logger.Info("closing connection", "err", err)
-			}
-			return
-		}
-		if err := c.handleFrame(ctx, frame); err != nil {
 			if ctx.Err() == nil {
 				c.logger.Info("closing connection", "err", err)
 			}
 			return
 		}
-		if kmsg.Key(binary.BigEndian.Uint16(frame)) == kmsg.Produce {
-			recycleFrame(frame)
-		}
 		if c.closeAfter {
 			c.w.Flush()
 			return
 		}
-		// Flush only when no further pipelined request is already buffered, so a burst of
-		// requests is answered with few writes.
-		if c.r.Buffered() == 0 {
-			if err := c.w.Flush(); err != nil {
-				return
-			}
+		// Every response goes out before the next request is handled: that one may
+		// wait (a long-polling Fetch, a JoinGroup) and must not hold this answer back.
+		if err := c.w.Flush(); err != nil {
+			return
 		}
+	}
+	if !errors.Is(readErr, io.EOF) && !errors.Is(readErr, net.ErrClosed) && ctx.Err() == nil {
+		c.logger.Info("closing connection", "err", readErr)
+	}
+}
+
+// readLoop reads frames into frames until reading fails or stop is closed; then it sets
+// *errp to why and closes frames.
+func (c *conn) readLoop(frames chan<- []byte, stop <-chan struct{}, errp *error) {
+	defer close(frames)
+	defer close(c.gone)
+	idle := c.b.cfg.ConnectionsMaxIdle
+	for {
+		if err := c.awaitRequest(idle); err != nil {
+			*errp = err
+			return
+		}
+		frame, err := c.readFrame()
+		if err != nil {
+			*errp = err
+			return
+		}
+		c.busy.Add(1)
+		select {
+		case frames <- frame:
+		case <-stop:
+			recycleFrame(frame)
+			*errp = net.ErrClosed
+			return
+		}
+	}
+}
+
+// awaitRequest waits for the first byte of the next request. connections.max.idle.ms:
+// a client that sends nothing for that long is dropped, so abandoned connections do not
+// hold memory forever; the time a request takes to handle (a JoinGroup waiting for the
+// group, say) does not count as idle.
+func (c *conn) awaitRequest(idle time.Duration) error {
+	for {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		_, err := c.r.Peek(1)
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() && c.busy.Load() > 0 {
+			continue
+		}
+		return err
 	}
 }
 

@@ -2,10 +2,7 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"net"
-	"os"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,29 +24,17 @@ func (c *conn) clientHost() string {
 	return "/" + host
 }
 
-// watchClose returns a context that also ends when the peer closes the connection, for
-// handlers that wait long (JoinGroup, SyncGroup) while the connection's goroutine reads
-// nothing. A goroutine peeks at the socket meanwhile: EOF or an error cancels the
-// context; bytes of a pipelined request stay buffered for the next read. stop wakes the
-// peek with a read deadline in the past and waits for it, so the connection is read by
-// one goroutine at a time; serve sets the deadline again before its next read.
+// watchClose returns a context that also ends when the peer closes the connection (the
+// connection's reader saw EOF or an error), for handlers that wait long (JoinGroup,
+// SyncGroup): a member that went away must not hold up its group's rebalance.
 func (c *conn) watchClose(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	if c.r.Buffered() > 0 {
-		// The client already sent its next request: it is alive.
-		return ctx, cancel
-	}
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		if _, err := c.r.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		select {
+		case <-c.gone:
 			cancel()
+		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() {
-		c.nc.SetReadDeadline(time.Now())
-		<-done
-		c.nc.SetReadDeadline(time.Time{})
-		cancel()
-	}
+	return ctx, cancel
 }
