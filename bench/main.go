@@ -25,6 +25,7 @@ import (
 
 type options struct {
 	quick       bool
+	produceOnly bool
 	brokers     []string
 	records1K   int
 	records100  int
@@ -40,6 +41,7 @@ func main() {
 	var o options
 	var brokers string
 	flag.BoolVar(&o.quick, "quick", false, "small sizes: a smoke run of every measurement")
+	flag.BoolVar(&o.produceOnly, "produce-only", false, "measure only the produce rows (and their CPU per GB)")
 	flag.StringVar(&brokers, "brokers", "samsa,kfake", "brokers to measure")
 	flag.Float64Var(&o.recoveryGB, "recovery-gb", 2, "log size for the recovery-after-kill measurement, in GB")
 	flag.Parse()
@@ -177,6 +179,9 @@ func measure(o options, b *broker) (map[string]float64, []string, error) {
 		}
 	}
 	set("CPU s per GB produced", cpuIn/(bytesIn/1e9))
+	if o.produceOnly {
+		return res, order, nil
+	}
 
 	warm, err := consume(ctx, b, consumeTopic, consumeN)
 	if err != nil {
