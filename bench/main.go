@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -26,6 +27,7 @@ import (
 type options struct {
 	quick       bool
 	produceOnly bool
+	reps        int
 	brokers     []string
 	records1K   int
 	records100  int
@@ -42,6 +44,7 @@ func main() {
 	var brokers string
 	flag.BoolVar(&o.quick, "quick", false, "small sizes: a smoke run of every measurement")
 	flag.BoolVar(&o.produceOnly, "produce-only", false, "measure only the produce rows (and their CPU per GB)")
+	flag.IntVar(&o.reps, "reps", 3, "runs of each produce measurement per broker (the median is reported)")
 	flag.StringVar(&brokers, "brokers", "samsa,kfake", "brokers to measure")
 	flag.Float64Var(&o.recoveryGB, "recovery-gb", 2, "log size for the recovery-after-kill measurement, in GB")
 	flag.Parse()
@@ -51,6 +54,7 @@ func main() {
 	if o.quick {
 		o.records1K, o.records100, o.latencyRate, o.latencyTime = 20_000, 50_000, 500, 2*time.Second
 		o.scale, o.scaleRecs, o.idleConns, o.recoveryGB = []int{1000}, 10_000, 100, 0.1
+		o.reps = 1
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -84,8 +88,7 @@ func run(o options) error {
 	}
 	lim["4KiB fsync p50 ms"] = float64(p50.Microseconds()) / 1000
 
-	results := map[string]map[string]float64{}
-	var rows []string
+	var brokers []*broker
 	for _, name := range o.brokers {
 		b := &broker{name: name, dir: filepath.Join(work, name, "data")}
 		switch name {
@@ -99,15 +102,36 @@ func run(o options) error {
 			return fmt.Errorf("unknown broker %q", name)
 		}
 		os.MkdirAll(filepath.Dir(b.dir), 0o755)
-		fmt.Fprintln(os.Stderr, "measuring", name)
-		res, order, err := measure(o, b)
-		b.stop()
-		if err != nil {
+		if err := b.start(); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		results[name] = res
-		rows = order
-		os.RemoveAll(filepath.Join(work, name))
+		defer b.stop()
+		brokers = append(brokers, b)
+	}
+
+	fmt.Fprintln(os.Stderr, "measuring produce")
+	results, rows, consumeTopics, err := measureProduce(o, brokers)
+	if err != nil {
+		return err
+	}
+	if !o.produceOnly {
+		for _, b := range brokers {
+			fmt.Fprintln(os.Stderr, "measuring", b.name)
+			res, order, err := measure(o, b, consumeTopics[b.name])
+			b.stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", b.name, err)
+			}
+			for k, v := range res {
+				results[b.name][k] = v
+			}
+			for _, r := range order {
+				if !slices.Contains(rows, r) {
+					rows = append(rows, r)
+				}
+			}
+			os.RemoveAll(filepath.Join(work, b.name))
+		}
 	}
 	printTable(o, rows, results, lim)
 	return nil
@@ -131,7 +155,101 @@ func build(dir string) (map[string]string, error) {
 
 // measure runs every workload against one broker. It returns the figures by row name
 // and the row order.
-func measure(o options, b *broker) (map[string]float64, []string, error) {
+// produceRow is one produce measurement: record size, partitions, acks.
+type produceRow struct {
+	size    int
+	parts   int32
+	acksAll bool
+}
+
+func (r produceRow) label() string {
+	acks := "1"
+	if r.acksAll {
+		acks = "all"
+	}
+	return fmt.Sprintf("produce %dB x%d acks=%s", r.size, r.parts, acks)
+}
+
+// consumeSource is the topic a broker's consume measurements read, and its length.
+type consumeSource struct {
+	topic string
+	n     int
+}
+
+// measureProduce runs every produce row o.reps times on every broker, the brokers
+// taking turns (in a different order each repetition) so that a change in the machine's
+// state over the run (page cache, writeback, a noisy neighbour) falls on all of them
+// alike, and reports each row's median. CPU per GB is over all the runs.
+func measureProduce(o options, brokers []*broker) (map[string]map[string]float64, []string, map[string]consumeSource, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	results := map[string]map[string]float64{}
+	cpu, bytes := map[string]float64{}, map[string]float64{}
+	consumeTopics := map[string]consumeSource{}
+	for _, b := range brokers {
+		results[b.name] = map[string]float64{}
+	}
+	var rows []string
+	for _, size := range []int{1024, 100} {
+		n := o.records1K
+		if size == 100 {
+			n = o.records100
+		}
+		for _, parts := range []int32{1, 16} {
+			for _, acksAll := range []bool{false, true} {
+				row := produceRow{size, parts, acksAll}
+				recs, mbs := map[string][]float64{}, map[string][]float64{}
+				for rep := range o.reps {
+					for i := range brokers {
+						b := brokers[(i+rep)%len(brokers)]
+						topic := fmt.Sprintf("p-%d-%d-%v-%d", size, parts, acksAll, rep)
+						if err := createTopic(ctx, b.addr, topic, parts); err != nil {
+							return nil, nil, nil, fmt.Errorf("%s: %w", b.name, err)
+						}
+						// Start every run from the same memory state: no dirty pages left
+						// by the previous run (their writeback would compete with this
+						// one) and the page cache dropped, so each run's writes get pages
+						// of the same kind. On a virtual machine a write into memory
+						// never used before can cost far more than into memory freed by
+						// an earlier run's deleted files. Needs root; else only syncs.
+						dropCaches()
+						t, err := produce(ctx, b, topic, n, size, acksAll)
+						if err != nil {
+							return nil, nil, nil, fmt.Errorf("%s: produce %s: %w", b.name, topic, err)
+						}
+						recs[b.name] = append(recs[b.name], t.recordsPerSec())
+						mbs[b.name] = append(mbs[b.name], t.mbPerSec())
+						cpu[b.name] += t.cpu
+						bytes[b.name] += float64(t.bytes)
+						if size == 1024 && parts == 16 && !acksAll {
+							consumeTopics[b.name] = consumeSource{topic, n}
+						}
+					}
+				}
+				for _, b := range brokers {
+					results[b.name][row.label()+" rec/s"] = median(recs[b.name])
+					results[b.name][row.label()+" MB/s"] = median(mbs[b.name])
+				}
+				rows = append(rows, row.label()+" rec/s", row.label()+" MB/s")
+			}
+		}
+	}
+	for _, b := range brokers {
+		results[b.name]["CPU s per GB produced"] = cpu[b.name] / (bytes[b.name] / 1e9)
+	}
+	rows = append(rows, "CPU s per GB produced")
+	return results, rows, consumeTopics, nil
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// measure takes every measurement but produce from one running broker, reading the
+// topic src for the consume rows.
+func measure(o options, b *broker, src consumeSource) (map[string]float64, []string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	res := map[string]float64{}
@@ -142,46 +260,7 @@ func measure(o options, b *broker) (map[string]float64, []string, error) {
 		}
 		res[k] = v
 	}
-	if err := b.start(); err != nil {
-		return nil, nil, err
-	}
-
-	var cpuIn, bytesIn float64
-	consumeTopic, consumeN := "", 0
-	for _, size := range []int{1024, 100} {
-		n := o.records1K
-		if size == 100 {
-			n = o.records100
-		}
-		for _, parts := range []int32{1, 16} {
-			for _, acksAll := range []bool{false, true} {
-				acks := "1"
-				if acksAll {
-					acks = "all"
-				}
-				topic := fmt.Sprintf("p-%d-%d-%s", size, parts, acks)
-				if err := createTopic(ctx, b.addr, topic, parts); err != nil {
-					return nil, nil, err
-				}
-				t, err := produce(ctx, b, topic, n, size, acksAll)
-				if err != nil {
-					return nil, nil, fmt.Errorf("produce %s: %w", topic, err)
-				}
-				label := fmt.Sprintf("produce %dB x%d acks=%s", size, parts, acks)
-				set(label+" rec/s", t.recordsPerSec())
-				set(label+" MB/s", t.mbPerSec())
-				cpuIn += t.cpu
-				bytesIn += float64(t.bytes)
-				if size == 1024 && parts == 16 && !acksAll {
-					consumeTopic, consumeN = topic, n
-				}
-			}
-		}
-	}
-	set("CPU s per GB produced", cpuIn/(bytesIn/1e9))
-	if o.produceOnly {
-		return res, order, nil
-	}
+	consumeTopic, consumeN := src.topic, src.n
 
 	warm, err := consume(ctx, b, consumeTopic, consumeN)
 	if err != nil {

@@ -180,29 +180,52 @@ func (c *conn) readFrame() ([]byte, error) {
 	return c.readBody(int(n))
 }
 
-// pooledFrameSize is the capacity of recycled request buffers: produce requests are
-// batches of up to about 1 MiB by default in every client.
-const pooledFrameSize = 1 << 20
+// Request buffers come in size classes of 1, 2, 4, 8 and 16 MiB, each recycled through
+// its own pool: produce requests are batches of up to about 1 MiB by default in every
+// client (a little more with the request's header), and a request for many partitions
+// holds several. Recycling matters beyond saving the allocator's work: a fresh buffer's
+// pages must be zeroed and faulted in, which on a virtual machine can cost more than
+// the whole append.
+const (
+	minFrameClass = 1 << 20
+	maxFrameClass = 16 << 20
+)
 
-// framePool recycles the buffers of produce requests. Nothing keeps a produce
-// request's bytes once it is answered (the log has copied them to its file); the
-// buffers of other requests are left to the garbage collector, because what they
-// decode to may alias them (a group keeps its members' metadata).
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, pooledFrameSize); return &b }}
-
-// readBody reads an n-byte frame body. It never allocates more than about twice what
-// actually arrived: a peer that announces 100 MB and sends little holds little memory.
-func (c *conn) readBody(n int) ([]byte, error) {
-	var buf []byte
-	if n <= pooledFrameSize {
-		buf = (*framePool.Get().(*[]byte))[:0]
-	} else {
-		buf = make([]byte, 0, pooledFrameSize)
+// framePools recycle the buffers of produce requests, one pool per size class. Nothing
+// keeps a produce request's bytes once it is answered (the log has copied them to its
+// file); the buffers of other requests are left to the garbage collector, because what
+// they decode to may alias them (a group keeps its members' metadata).
+var framePools = func() map[int]*sync.Pool {
+	m := make(map[int]*sync.Pool)
+	for size := minFrameClass; size <= maxFrameClass; size *= 2 {
+		m[size] = &sync.Pool{New: func() any { b := make([]byte, 0, size); return &b }}
 	}
+	return m
+}()
+
+// frameBuffer returns an empty buffer of at least n bytes: a pooled one of the
+// smallest class that holds n, or for n above the largest class an exact one.
+func frameBuffer(n int) []byte {
+	size := minFrameClass
+	for size < n && size < maxFrameClass {
+		size *= 2
+	}
+	if n > size {
+		return make([]byte, 0, n)
+	}
+	return (*framePools[size].Get().(*[]byte))[:0]
+}
+
+// readBody reads an n-byte frame body. It never holds much more than twice what
+// actually arrived (and at least 2 MiB): a peer that announces 100 MB and sends little
+// holds little memory.
+func (c *conn) readBody(n int) ([]byte, error) {
+	buf := frameBuffer(min(n, 2*minFrameClass))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*cap(buf), n))
+			grown := frameBuffer(min(2*cap(buf), n))[:len(buf)]
 			copy(grown, buf)
+			recycleFrame(buf)
 			buf = grown
 		}
 		m, err := c.r.Read(buf[len(buf):min(cap(buf), n)])
@@ -217,11 +240,12 @@ func (c *conn) readBody(n int) ([]byte, error) {
 	return buf, nil
 }
 
-// recycleFrame returns a produce request's buffer to the pool once it is answered.
+// recycleFrame returns a produce request's buffer to its class's pool once it is
+// answered.
 func recycleFrame(frame []byte) {
-	if cap(frame) == pooledFrameSize {
+	if p := framePools[cap(frame)]; p != nil {
 		frame = frame[:0]
-		framePool.Put(&frame)
+		p.Put(&frame)
 	}
 }
 

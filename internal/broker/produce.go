@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,27 +29,63 @@ func (b *Broker) handleProduce(ctx context.Context, _ *conn, kreq kmsg.Request) 
 		epoch            int32
 	}
 	var waits []pending
-	for _, rt := range req.Topics {
+	// The partitions' appends, each filling its slot of the response.
+	type job struct {
+		topic, partition int
+		rp               *kmsg.ProduceRequestTopicPartition
+		res              commitlog.AppendResult
+		p                *replica.Partition
+		epoch            int32
+		err              error
+	}
+	var jobs []job
+	for ti := range req.Topics {
+		rt := &req.Topics[ti]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		for _, rp := range rt.Partitions {
+		for pi := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
-			sp.Partition = rp.Partition
-			p, res, epoch, err := b.producePartition(ctx, req, rt.Topic, rp)
-			if err != nil {
-				b.produceError(&sp, rt.Topic, err)
-			} else {
-				sp.BaseOffset = res.BaseOffset
-				sp.LogAppendTime = res.LogAppendTime
-				sp.LogStartOffset = res.LogStartOffset
-				if req.Acks == -1 {
-					waits = append(waits, pending{p: p, topic: len(resp.Topics), partition: len(st.Partitions), last: res.LastOffset, epoch: epoch})
-				}
-			}
+			sp.Partition = rt.Partitions[pi].Partition
 			st.Partitions = append(st.Partitions, sp)
+			jobs = append(jobs, job{topic: ti, partition: pi, rp: &rt.Partitions[pi]})
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	run := func(j *job) {
+		j.p, j.res, j.epoch, j.err = b.producePartition(ctx, req, req.Topics[j.topic].Topic, *j.rp)
+	}
+	if b.appendInParallel(req) {
+		// Appends to different partitions go to different files: copying the records
+		// into the page cache (most of an append's cost) runs on every core at once.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for i := range jobs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				run(&jobs[i])
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i := range jobs {
+			run(&jobs[i])
+		}
+	}
+	for _, j := range jobs {
+		sp := &resp.Topics[j.topic].Partitions[j.partition]
+		if j.err != nil {
+			b.produceError(sp, req.Topics[j.topic].Topic, j.err)
+			continue
+		}
+		sp.BaseOffset = j.res.BaseOffset
+		sp.LogAppendTime = j.res.LogAppendTime
+		sp.LogStartOffset = j.res.LogStartOffset
+		if req.Acks == -1 {
+			waits = append(waits, pending{p: j.p, topic: j.topic, partition: j.partition, last: j.res.LastOffset, epoch: j.epoch})
+		}
 	}
 	if len(waits) > 0 {
 		// Every partition was appended first; now they replicate in parallel, so waiting
@@ -73,6 +111,34 @@ func (b *Broker) handleProduce(ctx context.Context, _ *conn, kreq kmsg.Request) 
 		return nil, nil
 	}
 	return resp, nil
+}
+
+// parallelAppendBytes is the size of a produce request from which its partitions are
+// appended in parallel: below it, starting goroutines costs more than it saves.
+const parallelAppendBytes = 256 << 10
+
+// appendInParallel reports whether req's partitions may be appended concurrently: it
+// is large, names several partitions, each once (two batches for one partition must be
+// appended in order), and of topics that exist (so no two appends race to create one).
+func (b *Broker) appendInParallel(req *kmsg.ProduceRequest) bool {
+	n, size := 0, 0
+	img := b.quorum.Image()
+	seen := make(map[commitlog.TopicPartition]bool)
+	for _, rt := range req.Topics {
+		if img.Topics[rt.Topic] == nil {
+			return false
+		}
+		for _, rp := range rt.Partitions {
+			tp := commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			if seen[tp] {
+				return false
+			}
+			seen[tp] = true
+			n++
+			size += len(rp.Records)
+		}
+	}
+	return n > 1 && size >= parallelAppendBytes
 }
 
 // produceError sets a partition's error and clears its offsets.
