@@ -6,8 +6,8 @@ import (
 )
 
 // wantOpenFiles is the open-file limit a server asks for: every segment of every
-// partition holds three files (.log, .index, .timeindex) open, so ten thousand
-// partitions already need thirty thousand descriptors.
+// partition holds its .log open, besides one descriptor per connection, so a node with
+// many partitions and clients needs tens of thousands.
 const wantOpenFiles = 1 << 20
 
 // raiseOpenFileLimit lifts RLIMIT_NOFILE as far as this process may (root may raise the
@@ -29,7 +29,7 @@ func raiseOpenFileLimit(logger *slog.Logger) {
 		}
 	}
 	if want.Cur < 100_000 {
-		logger.Warn("the open-file limit is low for many partitions (each segment holds 3 files open); raise it with ulimit -n", "limit", want.Cur)
+		logger.Warn("the open-file limit is low for many partitions (each segment holds its .log open); raise it with ulimit -n", "limit", want.Cur)
 	} else {
 		logger.Debug("open-file limit", "limit", want.Cur)
 	}
