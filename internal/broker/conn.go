@@ -180,16 +180,18 @@ func (c *conn) readFrame() ([]byte, error) {
 	return c.readBody(int(n))
 }
 
-// Request buffers come in size classes of 1, 2, 4, 8 and 16 MiB, each recycled through
-// its own pool: produce requests are batches of up to about 1 MiB by default in every
-// client (a little more with the request's header), and a request for many partitions
-// holds several. Recycling matters beyond saving the allocator's work: a fresh buffer's
-// pages must be zeroed and faulted in, which on a virtual machine can cost more than
-// the whole append.
-const (
-	minFrameClass = 1 << 20
-	maxFrameClass = 16 << 20
-)
+// Request buffers come in size classes from 16 KiB to 16 MiB (powers of four up to
+// 1 MiB, then of two), each recycled through its own pool: produce requests are
+// batches of up to about 1 MiB by default in every client (a little more with the
+// request's header), a request for many partitions holds several, and most other
+// requests are small. Recycling matters beyond saving the allocator's work: a fresh
+// buffer's pages must be zeroed and faulted in, which on a virtual machine can cost
+// more than the whole append, and a small request must not take a large buffer.
+// eagerFrameBytes is how much a frame may be given before its bytes arrive.
+const eagerFrameBytes = 2 << 20
+
+// frameClasses are the buffer sizes pooled, ascending.
+var frameClasses = []int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20}
 
 // framePools recycle the buffers of produce requests, one pool per size class. Nothing
 // keeps a produce request's bytes once it is answered (the log has copied them to its
@@ -197,7 +199,7 @@ const (
 // they decode to may alias them (a group keeps its members' metadata).
 var framePools = func() map[int]*sync.Pool {
 	m := make(map[int]*sync.Pool)
-	for size := minFrameClass; size <= maxFrameClass; size *= 2 {
+	for _, size := range frameClasses {
 		m[size] = &sync.Pool{New: func() any { b := make([]byte, 0, size); return &b }}
 	}
 	return m
@@ -206,21 +208,19 @@ var framePools = func() map[int]*sync.Pool {
 // frameBuffer returns an empty buffer of at least n bytes: a pooled one of the
 // smallest class that holds n, or for n above the largest class an exact one.
 func frameBuffer(n int) []byte {
-	size := minFrameClass
-	for size < n && size < maxFrameClass {
-		size *= 2
+	for _, size := range frameClasses {
+		if n <= size {
+			return (*framePools[size].Get().(*[]byte))[:0]
+		}
 	}
-	if n > size {
-		return make([]byte, 0, n)
-	}
-	return (*framePools[size].Get().(*[]byte))[:0]
+	return make([]byte, 0, n)
 }
 
 // readBody reads an n-byte frame body. It never holds much more than twice what
-// actually arrived (and at least 2 MiB): a peer that announces 100 MB and sends little
+// actually arrived (or eagerFrameBytes): a peer that announces 100 MB and sends little
 // holds little memory.
 func (c *conn) readBody(n int) ([]byte, error) {
-	buf := frameBuffer(min(n, 2*minFrameClass))
+	buf := frameBuffer(min(n, eagerFrameBytes))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			grown := frameBuffer(min(2*cap(buf), n))[:len(buf)]

@@ -100,7 +100,7 @@ func TestProduceManyPartitionsInParallel(t *testing.T) {
 
 func TestFrameBufferClasses(t *testing.T) {
 	for _, tt := range []struct{ n, want int }{
-		{1, 1 << 20}, {1 << 20, 1 << 20}, {1<<20 + 1, 2 << 20}, {5 << 20, 8 << 20}, {16 << 20, 16 << 20}, {17 << 20, 17 << 20},
+		{1, 16 << 10}, {20 << 10, 64 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 2 << 20}, {5 << 20, 8 << 20}, {16 << 20, 16 << 20}, {17 << 20, 17 << 20},
 	} {
 		buf := frameBuffer(tt.n)
 		if len(buf) != 0 || cap(buf) != tt.want {
