@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/commitlog"
@@ -252,6 +253,21 @@ func (b *Broker) reconcile() error {
 		b.logger.Error("applying metadata to partitions", "err", err)
 	}
 	return err
+}
+
+// partition returns the hosted partition tp. One the metadata has but this node does
+// not host (yet: a new topic's logs are still being created, or this node is no replica
+// of it) is NOT_LEADER_OR_FOLLOWER, as Kafka answers: retriable, the client looks the
+// leader up again. One the metadata lacks is UNKNOWN_TOPIC_OR_PARTITION.
+func (b *Broker) partition(tp commitlog.TopicPartition) (*replica.Partition, error) {
+	p, err := b.replicas.Get(tp)
+	if err == nil {
+		return p, nil
+	}
+	if t := b.quorum.Image().Topic(tp.Topic); t != nil && tp.Partition >= 0 && int(tp.Partition) < len(t.Partitions) {
+		return nil, fmt.Errorf("broker: %s-%d is not hosted here: %w", tp.Topic, tp.Partition, kerr.NotLeaderForPartition)
+	}
+	return nil, err
 }
 
 // onLeadershipChange makes the group coordinator follow the leadership of the

@@ -36,7 +36,7 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, _ *conn, kreq kmsg.Req
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			p, err := b.partition(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 			if err == nil {
 				var target int64
 				var epoch int32

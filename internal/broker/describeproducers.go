@@ -17,7 +17,7 @@ func (b *Broker) handleDescribeProducers(_ context.Context, _ *conn, kreq kmsg.R
 		for _, id := range rt.Partitions {
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = id
-			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: id})
+			p, err := b.partition(commitlog.TopicPartition{Topic: rt.Topic, Partition: id})
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				sp.ErrorMessage = errorMessage(err)

@@ -134,7 +134,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest, replicaID int32) (resp *fetch
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: name, Partition: rp.Partition})
+			p, err := b.partition(commitlog.TopicPartition{Topic: name, Partition: rp.Partition})
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				st.Partitions = append(st.Partitions, sp)

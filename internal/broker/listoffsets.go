@@ -31,7 +31,7 @@ func (b *Broker) handleListOffsets(_ context.Context, _ *conn, kreq kmsg.Request
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			p, err := b.partition(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 			if err == nil {
 				err = leaderOf(p, rp.CurrentLeaderEpoch)
 			}

@@ -21,7 +21,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, _ *conn, kreq kms
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p, err := b.replicas.Get(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			p, err := b.partition(commitlog.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 			if err == nil {
 				err = leaderOf(p, rp.CurrentLeaderEpoch)
 			}

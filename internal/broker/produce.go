@@ -180,7 +180,7 @@ func (b *Broker) producePartition(ctx context.Context, req *kmsg.ProduceRequest,
 	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 		return fail(fmt.Errorf("broker: %s-%d: %w", topic, rp.Partition, kerr.UnknownTopicOrPartition))
 	}
-	p, err := b.replicas.Get(commitlog.TopicPartition{Topic: topic, Partition: rp.Partition})
+	p, err := b.partition(commitlog.TopicPartition{Topic: topic, Partition: rp.Partition})
 	if err != nil {
 		return fail(err)
 	}
