@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,35 @@ func TestFrameBufferClasses(t *testing.T) {
 			t.Errorf("frameBuffer(%d): len %d cap %d, want cap %d", tt.n, len(buf), cap(buf), tt.want)
 		}
 		recycleFrame(buf)
+	}
+}
+
+// TestPartitionNotHostedYet: a partition the metadata has but whose log this node has
+// not created yet answers NOT_LEADER_OR_FOLLOWER (retriable), one the metadata lacks
+// UNKNOWN_TOPIC_OR_PARTITION.
+func TestPartitionNotHostedYet(t *testing.T) {
+	b, cl := runInternal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b.replicasReady.Store(false) // metadata changes no longer reach the partitions
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "later"); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	for _, tt := range []struct {
+		partition int32
+		want      *kerr.Error
+	}{{0, kerr.NotLeaderForPartition}, {1, kerr.NotLeaderForPartition}, {2, kerr.UnknownTopicOrPartition}} {
+		_, err := b.partition(commitlog.TopicPartition{Topic: "later", Partition: tt.partition})
+		var ke *kerr.Error
+		if !errors.As(err, &ke) || ke != tt.want {
+			t.Errorf("partition %d: %v, want %v", tt.partition, err, tt.want)
+		}
+	}
+	b.replicasReady.Store(true)
+	if err := b.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.partition(commitlog.TopicPartition{Topic: "later", Partition: 1}); err != nil {
+		t.Fatalf("after reconciling: %v", err)
 	}
 }
