@@ -221,8 +221,12 @@ func measureProduce(o options, brokers []*broker) (map[string]map[string]float64
 						mbs[b.name] = append(mbs[b.name], t.mbPerSec())
 						cpu[b.name] += t.cpu
 						bytes[b.name] += float64(t.bytes)
-						if size == 1024 && parts == 16 && !acksAll {
+						if size == 1024 && parts == 16 && !acksAll && rep == o.reps-1 {
 							consumeTopics[b.name] = consumeSource{topic, n}
+						} else if err := deleteTopic(ctx, b.addr, topic); err != nil {
+							// Only the consume topic stays: the rest would be log that the
+							// later measurements (recovery after kill -9) also go through.
+							return nil, nil, nil, fmt.Errorf("%s: delete %s: %w", b.name, topic, err)
 						}
 					}
 				}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,44 +206,118 @@ func (m *Manager) Partitions() []TopicPartition {
 // checkpoint does not name starts at its log start (Kafka does the same). Everything
 // past it counts as uncommitted until replication says otherwise.
 func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
+	logs, errs := m.OpenMany([]OpenSpec{{TP: tp, TopicID: topicID, Config: cfg}})
+	return logs[0], errs[0]
+}
+
+// OpenSpec names a log for OpenMany.
+type OpenSpec struct {
+	TP      TopicPartition
+	TopicID [16]byte
+	Config  Config
+}
+
+// OpenMany is GetOrCreate for several logs at once: those not open yet are opened in
+// parallel (at most GOMAXPROCS at a time), since opening one may mean recovering it
+// (reading and checking every batch after its recovery point) and a node starting
+// after a crash, or creating a topic with thousands of partitions, opens many. The
+// results are in the order of specs. Callers must not open one partition from two
+// goroutines at once (the replica manager opens logs under its own lock).
+func (m *Manager) OpenMany(specs []OpenSpec) ([]*Log, []error) {
+	logs, errs := make([]*Log, len(specs)), make([]error, len(specs))
+	type job struct {
+		i                   int
+		rp, ls, hw, cleaned int64
+		existed             bool
+	}
+	var jobs []*job
+	m.mu.Lock()
+	closed, clean := m.closed, m.clean
+	for i, sp := range specs {
+		switch {
+		case closed:
+			errs[i] = ErrClosed
+		case m.logs[sp.TP] != nil:
+			logs[i] = m.logs[sp.TP]
+		default:
+			// 0 when unknown: recover everything, start the high watermark at the log start.
+			jobs = append(jobs, &job{i: i, rp: m.recoveryPoints[sp.TP], ls: m.logStarts[sp.TP], hw: m.highWatermarks[sp.TP]})
+		}
+	}
+	m.mu.Unlock()
+	m.pointsMu.Lock()
+	for _, j := range jobs {
+		j.cleaned = m.cleanerPoints[specs[j.i].TP]
+	}
+	m.pointsMu.Unlock()
+
+	open := func(j *job) {
+		sp := specs[j.i]
+		dir := filepath.Join(m.dir, sp.TP.DirName())
+		_, statErr := os.Stat(dir)
+		j.existed = statErr == nil
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			errs[j.i] = storageError("create partition dir", err)
+			return
+		}
+		if err := writePartitionMetadata(dir, sp.TopicID); err != nil {
+			errs[j.i] = err
+			return
+		}
+		opts := m.opts.Options
+		opts.HadCleanShutdown = clean || !j.existed
+		l, err := Open(dir, sp.Config, j.rp, j.ls, opts)
+		if err != nil {
+			errs[j.i] = err
+			return
+		}
+		if j.existed {
+			// SetHighWatermark keeps it at or below the log end.
+			l.SetHighWatermark(max(j.hw, l.LogStartOffset()))
+		}
+		l.cleanedTo = j.cleaned
+		logs[j.i] = l
+	}
+	if len(jobs) == 1 {
+		open(jobs[0])
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for _, j := range jobs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				open(j)
+			}()
+		}
+		wg.Wait()
+	}
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
+	for _, j := range jobs {
+		l, tp := logs[j.i], specs[j.i].TP
+		if l == nil {
+			continue
+		}
+		switch {
+		case m.closed:
+			l.Close()
+			logs[j.i], errs[j.i] = nil, ErrClosed
+		case m.logs[tp] != nil:
+			// Opened by another caller meanwhile: keep that one.
+			l.Close()
+			logs[j.i] = m.logs[tp]
+		default:
+			m.logs[tp] = l
+			delete(m.unopened, tp)
+			if !j.existed {
+				m.onDisk = append(m.onDisk, tp)
+			}
+		}
 	}
-	if l := m.logs[tp]; l != nil {
-		return l, nil
-	}
-	dir := filepath.Join(m.dir, tp.DirName())
-	_, statErr := os.Stat(dir)
-	existed := statErr == nil
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, storageError("create partition dir", err)
-	}
-	if err := writePartitionMetadata(dir, topicID); err != nil {
-		return nil, err
-	}
-	opts := m.opts.Options
-	opts.HadCleanShutdown = m.clean || !existed
-	rp := m.recoveryPoints[tp] // 0 when unknown: recover everything
-	ls := m.logStarts[tp]
-	l, err := Open(dir, cfg, rp, ls, opts)
-	if err != nil {
-		return nil, err
-	}
-	if existed {
-		// 0 when unknown; SetHighWatermark keeps it at or below the log end.
-		l.SetHighWatermark(max(m.highWatermarks[tp], l.LogStartOffset()))
-	}
-	m.pointsMu.Lock()
-	l.cleanedTo = m.cleanerPoints[tp]
-	m.pointsMu.Unlock()
-	m.logs[tp] = l
-	delete(m.unopened, tp)
-	if !existed {
-		m.onDisk = append(m.onDisk, tp)
-	}
-	return l, nil
+	return logs, errs
 }
 
 // writePartitionMetadata writes Kafka's partition.metadata unless it is there already;

@@ -217,3 +217,60 @@ func TestPartitionMetadataFile(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenMany opens several logs at once after a crash: each is recovered (a torn tail
+// cut), already open logs are returned as they are, a bad one fails alone, and a closed
+// manager refuses.
+func TestOpenMany(t *testing.T) {
+	dir := t.TempDir()
+	m, err := OpenManager(dir, ManagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []OpenSpec
+	for p := range int32(6) {
+		specs = append(specs, OpenSpec{TP: TopicPartition{"wide", p}, TopicID: [16]byte{1, byte(p)}, Config: testConfig()})
+	}
+	logs, errs := m.OpenMany(specs)
+	for i, l := range logs {
+		if errs[i] != nil || l == nil || m.Get(specs[i].TP) != l {
+			t.Fatalf("spec %d: log %v err %v", i, l, errs[i])
+		}
+		for range i + 1 {
+			mustAppend(t, l, makeBatch(batchSpec{}), AppendOptions{})
+		}
+	}
+	// Crash (no Close), with a torn write at the end of every log.
+	for _, sp := range specs {
+		f, _ := os.OpenFile(segmentPath(filepath.Join(dir, sp.TP.DirName()), 0, ".log"), os.O_WRONLY|os.O_APPEND, 0)
+		f.Write([]byte("torn write"))
+		f.Close()
+	}
+	m2, err := OpenManager(dir, ManagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	first, err := m2.GetOrCreate(specs[0].TP, specs[0].TopicID, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := OpenSpec{TP: specs[1].TP, TopicID: [16]byte{9}, Config: testConfig()} // another topic's id
+	if logs, errs := m2.OpenMany([]OpenSpec{specs[2], bad}); errs[0] != nil || logs[0] == nil || errs[1] == nil {
+		t.Fatalf("a good and a bad spec: %v", errs)
+	}
+	logs, errs = m2.OpenMany(specs)
+	if logs[0] != first {
+		t.Fatal("an open log was opened again")
+	}
+	for i, l := range logs {
+		if errs[i] != nil || l.LogEndOffset() != int64(i+1) {
+			t.Fatalf("spec %d after the crash: end %v err %v; want %d", i, l, errs[i], i+1)
+		}
+	}
+	m2.Close()
+	if _, errs := m2.OpenMany(specs[:2]); !errors.Is(errs[0], ErrClosed) || !errors.Is(errs[1], ErrClosed) {
+		t.Fatalf("closed manager: %v", errs)
+	}
+	m.Close()
+}

@@ -276,10 +276,35 @@ func sameAliveBrokers(a, b *metadata.Image) bool {
 	return n == 0
 }
 
+// openNewLocked opens, in parallel, the logs of the partitions img gives this node that
+// it does not host yet (at start, after a crash, recovering each; or a topic with many
+// partitions just created). Errors are left for reconcile, whose GetOrCreate of such a
+// partition tries again and reports them.
+func (m *Manager) openNewLocked(img *metadata.Image) {
+	var specs []commitlog.OpenSpec
+	for _, t := range img.Topics {
+		cfg, err := m.opts.LogConfig(t.Configs)
+		if err != nil {
+			continue
+		}
+		for i := range t.Partitions {
+			part := &t.Partitions[i]
+			tp := commitlog.TopicPartition{Topic: t.Name, Partition: part.ID}
+			if m.partitions[tp] == nil && slices.Contains(part.Replicas, m.opts.NodeID) {
+				specs = append(specs, commitlog.OpenSpec{TP: tp, TopicID: t.ID, Config: cfg})
+			}
+		}
+	}
+	if len(specs) > 1 {
+		m.opts.Logs.OpenMany(specs)
+	}
+}
+
 func (m *Manager) reconcile(img *metadata.Image, aliveChanged bool, changes *[]change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
+	m.openNewLocked(img)
 	want := make(map[commitlog.TopicPartition]bool)
 	for _, t := range img.Topics {
 		cfg, err := m.opts.LogConfig(t.Configs)
