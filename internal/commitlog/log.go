@@ -1356,6 +1356,17 @@ func (l *Log) maybeFlush(now time.Time) error {
 
 // Close flushes and writes the producer snapshot; the log cannot be used afterwards.
 func (l *Log) Close() error {
+	return l.close(true)
+}
+
+// Discard closes the log without making anything durable first: for a log whose
+// directory is about to be deleted, where Close's fsyncs (of the data, the indexes and
+// the producer snapshot) would only slow the deletion of a topic with many partitions.
+func (l *Log) Discard() error {
+	return l.close(false)
+}
+
+func (l *Log) close(durable bool) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.flushMu.Lock()
@@ -1368,6 +1379,17 @@ func (l *Log) Close() error {
 		return nil
 	}
 	var errs []error
+	if !durable {
+		l.mu.Lock()
+		l.closed = true
+		l.segGen.Add(1)
+		segs := l.segments
+		l.mu.Unlock()
+		for _, s := range segs {
+			errs = append(errs, s.close())
+		}
+		return errors.Join(errs...)
+	}
 	// Drop bytes a failed write may have left past the last good batch, then write
 	// the active segment's indexes, with the final time index entry, durably: the next
 	// Open trusts them (clean shutdown) and needs no scan.

@@ -380,7 +380,7 @@ func (m *Manager) Delete(tp TopicPartition) error {
 	m.pointsMu.Unlock()
 	var err error
 	if l != nil {
-		err = l.Close()
+		err = l.Discard()
 	}
 	if rerr := os.RemoveAll(filepath.Join(m.dir, tp.DirName())); rerr != nil {
 		err = errors.Join(err, storageError("delete partition dir", rerr))

@@ -274,3 +274,40 @@ func TestOpenMany(t *testing.T) {
 	}
 	m.Close()
 }
+
+// TestDeleteDiscards: deleting a partition closes its log without making it durable
+// first (no index files, producer snapshot or fsync for data about to go), and removes
+// the directory; the log refuses appends afterwards.
+func TestDeleteDiscards(t *testing.T) {
+	dir := t.TempDir()
+	m, err := OpenManager(dir, ManagerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tp := TopicPartition{"gone", 0}
+	l, err := m.GetOrCreate(tp, [16]byte{7}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, makeBatch(batchSpec{n: 3}), AppendOptions{})
+	idx := segmentPath(filepath.Join(dir, tp.DirName()), 0, ".index")
+	if _, err := os.Stat(idx); !os.IsNotExist(err) {
+		t.Fatalf("the active segment has an index file before close: %v", err)
+	}
+	if err := l.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(idx); !os.IsNotExist(err) {
+		t.Fatalf("Discard wrote the index file: %v", err)
+	}
+	if err := m.Delete(tp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, tp.DirName())); !os.IsNotExist(err) {
+		t.Fatal("partition directory not removed")
+	}
+	if _, err := l.Append(makeBatch(batchSpec{}), AppendOptions{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after delete: %v", err)
+	}
+}
