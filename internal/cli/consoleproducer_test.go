@@ -203,6 +203,11 @@ func TestConsoleProducerModes(t *testing.T) {
 		if _, stderr, err := ctRun(ctx, line+"\n"+line+"\r\n", args...); err != nil {
 			t.Fatalf("%v: %v (stderr %q)", extra, err, stderr)
 		}
+		// With acks=0 the producer is done once the records are on the wire: wait until
+		// the broker has them, so the next producer's records come after them.
+		if got := ctEndOffsets(t, tb, "modes", int64(len(want))); got != int64(len(want)) {
+			t.Fatalf("%v: topic ends at %d, want %d", extra, got, len(want))
+		}
 	}
 	var got []string
 	for _, r := range ctRecords(t, tb, "modes", len(want)) {
