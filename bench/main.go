@@ -46,7 +46,7 @@ func main() {
 	flag.BoolVar(&o.produceOnly, "produce-only", false, "measure only the produce rows (and their CPU per GB)")
 	flag.IntVar(&o.reps, "reps", 3, "runs of each produce measurement per broker (the median is reported)")
 	flag.StringVar(&brokers, "brokers", "samsa,kfake", "brokers to measure")
-	flag.Float64Var(&o.recoveryGB, "recovery-gb", 2, "log size for the recovery-after-kill measurement, in GB")
+	flag.Float64Var(&o.recoveryGB, "recovery-gb", 10, "log size for the recovery-after-kill measurement, in GB")
 	flag.Parse()
 	o.brokers = strings.Split(brokers, ",")
 	o.records1K, o.records100, o.latencyRate, o.latencyTime = 300_000, 1_000_000, 2000, 10*time.Second
