@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -56,6 +57,7 @@ func (b *Broker) handleProduce(ctx context.Context, _ *conn, kreq kmsg.Request) 
 		j.p, j.res, j.epoch, j.err = b.producePartition(ctx, req, req.Topics[j.topic].Topic, *j.rp)
 	}
 	if b.appendInParallel(req) {
+		parallelProduces.Add(1)
 		// Appends to different partitions go to different files: copying the records
 		// into the page cache (most of an append's cost) runs on every core at once.
 		var wg sync.WaitGroup
@@ -113,6 +115,10 @@ func (b *Broker) handleProduce(ctx context.Context, _ *conn, kreq kmsg.Request) 
 	return resp, nil
 }
 
+// parallelProduces counts the produce requests whose partitions were appended in
+// parallel, so tests can tell that path was taken.
+var parallelProduces atomic.Int64
+
 // parallelAppendBytes is the size of a produce request from which its partitions are
 // appended in parallel: below it, starting goroutines costs more than it saves.
 const parallelAppendBytes = 256 << 10
@@ -121,9 +127,20 @@ const parallelAppendBytes = 256 << 10
 // is large, names several partitions, each once (two batches for one partition must be
 // appended in order), and of topics that exist (so no two appends race to create one).
 func (b *Broker) appendInParallel(req *kmsg.ProduceRequest) bool {
+	// The cheap checks first: most requests are small or for one partition, and
+	// must not pay for the duplicate check's map.
 	n, size := 0, 0
+	for _, rt := range req.Topics {
+		n += len(rt.Partitions)
+		for _, rp := range rt.Partitions {
+			size += len(rp.Records)
+		}
+	}
+	if n < 2 || size < parallelAppendBytes {
+		return false
+	}
 	img := b.quorum.Image()
-	seen := make(map[commitlog.TopicPartition]bool)
+	seen := make(map[commitlog.TopicPartition]bool, n)
 	for _, rt := range req.Topics {
 		if img.Topics[rt.Topic] == nil {
 			return false
@@ -134,11 +151,9 @@ func (b *Broker) appendInParallel(req *kmsg.ProduceRequest) bool {
 				return false
 			}
 			seen[tp] = true
-			n++
-			size += len(rp.Records)
 		}
 	}
-	return n > 1 && size >= parallelAppendBytes
+	return true
 }
 
 // produceError sets a partition's error and clears its offsets.

@@ -3,12 +3,16 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/batchtest"
@@ -138,5 +142,68 @@ func TestPartitionNotHostedYet(t *testing.T) {
 	}
 	if _, err := b.partition(commitlog.TopicPartition{Topic: "later", Partition: 1}); err != nil {
 		t.Fatalf("after reconciling: %v", err)
+	}
+}
+
+// TestWideProduceWithClient: franz-go producing large batches to many partitions at
+// once sends requests that take the parallel append path; every partition reads back
+// its records in the order they were produced.
+func TestWideProduceWithClient(t *testing.T) {
+	_, cl := runInternal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const parts, perPart = 8, 64
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, parts, 1, nil, "wide-client"); err != nil || resp.Err != nil {
+		t.Fatal(err, resp.Err)
+	}
+	p, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.DefaultProduceTopic("wide-client"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(50*time.Millisecond), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	before := parallelProduces.Load()
+	pad := strings.Repeat("p", 8<<10)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for i := range perPart {
+		for part := range int32(parts) {
+			wg.Add(1)
+			r := &kgo.Record{Partition: part, Value: []byte(fmt.Sprintf("%d-%03d-%s", part, i, pad))}
+			p.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Store(err)
+				}
+				wg.Done()
+			})
+		}
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	if parallelProduces.Load() == before {
+		t.Fatal("no produce request took the parallel append path")
+	}
+	c, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.ConsumeTopics("wide-client"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	next := make(map[int32]int)
+	for n := 0; n < parts*perPart; {
+		fs := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d records: %v", n, parts*perPart, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			want := fmt.Sprintf("%d-%03d-", r.Partition, next[r.Partition])
+			if !strings.HasPrefix(string(r.Value), want) || r.Offset != int64(next[r.Partition]) {
+				t.Errorf("partition %d offset %d holds %.8q, want %q", r.Partition, r.Offset, r.Value, want)
+			}
+			next[r.Partition]++
+			n++
+		})
 	}
 }
