@@ -21,25 +21,6 @@ import (
 	"github.com/samsa-io/samsa/internal/metadata"
 )
 
-// roleNode is one in-process node of a cluster with separate roles.
-type roleNode struct {
-	b      *Broker
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func (n *roleNode) stop(t *testing.T) {
-	t.Helper()
-	if n.cancel == nil {
-		return
-	}
-	n.cancel()
-	if err := <-n.done; err != nil {
-		t.Errorf("node %d stopped with: %v", n.b.cfg.NodeID, err)
-	}
-	n.cancel = nil
-}
-
 func loopbackPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +31,8 @@ func loopbackPort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startRoleNode(t *testing.T, ov map[string]string) *roleNode {
+// startRoleNode runs a cluster node with ov over the cluster settings the tests share.
+func startRoleNode(t *testing.T, ov map[string]string) *node {
 	t.Helper()
 	props := map[string]string{
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -63,19 +45,7 @@ func startRoleNode(t *testing.T, ov map[string]string) *roleNode {
 	for k, v := range ov {
 		props[k] = v
 	}
-	cfg, _, err := config.Load("", nil, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	n := &roleNode{b: b, cancel: cancel, done: make(chan error, 1)}
-	go func() { n.done <- b.Run(ctx) }()
-	t.Cleanup(func() { n.stop(t) })
-	return n
+	return runNode(t, props)
 }
 
 // TestSingleRoleNodes runs three controller-only nodes and two broker-only nodes: the
@@ -89,7 +59,7 @@ func TestSingleRoleNodes(t *testing.T) {
 		ctlAddrs[id] = loopbackPort(t)
 		voters = append(voters, fmt.Sprintf("%d@%s", id, ctlAddrs[id]))
 	}
-	nodes := map[int32]*roleNode{}
+	nodes := map[int32]*node{}
 	for id := int32(1); id <= 3; id++ {
 		nodes[id] = startRoleNode(t, map[string]string{
 			"process.roles":            "controller",

@@ -16,10 +16,30 @@ import (
 // returns a client for it.
 func runInternal(t *testing.T) (*Broker, *kgo.Client) {
 	t.Helper()
-	cfg, _, err := config.Load("", nil, map[string]string{
+	n := runNode(t, map[string]string{
 		"listeners": "PLAINTEXT://127.0.0.1:0",
 		"log.dirs":  t.TempDir(),
 	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return n.b, cl
+}
+
+// node is one in-process Samsa node run by runNode.
+type node struct {
+	b      *Broker
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// runNode starts a node configured by props and stops it when the test ends (or at
+// stop).
+func runNode(t *testing.T, props map[string]string) *node {
+	t.Helper()
+	cfg, _, err := config.Load("", nil, props)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,18 +48,21 @@ func runInternal(t *testing.T) (*Broker, *kgo.Client) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("broker stopped with: %v", err)
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
+	n := &node{b: b, cancel: cancel, done: make(chan error, 1)}
+	go func() { n.done <- b.Run(ctx) }()
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// stop stops the node and waits for it; a second call does nothing.
+func (n *node) stop(t *testing.T) {
+	t.Helper()
+	if n.cancel == nil {
+		return
 	}
-	t.Cleanup(cl.Close)
-	return b, cl
+	n.cancel()
+	if err := <-n.done; err != nil {
+		t.Errorf("node %d stopped with: %v", n.b.cfg.NodeID, err)
+	}
+	n.cancel = nil
 }
