@@ -278,13 +278,13 @@ func sameAliveBrokers(a, b *metadata.Image) bool {
 
 // openNewLocked opens, in parallel, the logs of the partitions img gives this node that
 // it does not host yet (at start, after a crash, recovering each; or a topic with many
-// partitions just created). Errors are left for reconcile, whose GetOrCreate of such a
-// partition tries again and reports them.
-func (m *Manager) openNewLocked(img *metadata.Image) {
+// partitions just created); cfgs are the topics' log configs. Errors are left for
+// reconcile, whose GetOrCreate of such a partition tries again and reports them.
+func (m *Manager) openNewLocked(img *metadata.Image, cfgs map[string]commitlog.Config) {
 	var specs []commitlog.OpenSpec
 	for _, t := range img.Topics {
-		cfg, err := m.opts.LogConfig(t.Configs)
-		if err != nil {
+		cfg, ok := cfgs[t.Name]
+		if !ok {
 			continue
 		}
 		for i := range t.Partitions {
@@ -304,12 +304,20 @@ func (m *Manager) reconcile(img *metadata.Image, aliveChanged bool, changes *[]c
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	m.openNewLocked(img)
-	want := make(map[commitlog.TopicPartition]bool)
+	cfgs := make(map[string]commitlog.Config, len(img.Topics))
 	for _, t := range img.Topics {
 		cfg, err := m.opts.LogConfig(t.Configs)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("replica: topic %s config: %w", t.Name, err))
+			continue
+		}
+		cfgs[t.Name] = cfg
+	}
+	m.openNewLocked(img, cfgs)
+	want := make(map[commitlog.TopicPartition]bool)
+	for _, t := range img.Topics {
+		cfg, ok := cfgs[t.Name]
+		if !ok {
 			continue
 		}
 		for i := range t.Partitions {
