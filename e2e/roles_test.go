@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -38,6 +39,17 @@ func TestClusterSeparateRoles(t *testing.T) {
 		return err == nil && slices.Equal(voters, []int32{1, 2, 3}) && slices.Equal(observers, []int32{4, 5, 6}),
 			fmt.Sprintf("voters %v observers %v err %v", voters, observers, err)
 	})
+
+	// The tool shows the same, with Kafka's row per replica.
+	out, err := samsaTool(t, c, "metadata-quorum", "describe", "--replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"4", "5", "6"} {
+		if !regexp.MustCompile(`(?m)^` + id + `\s.*\sObserver\s*$`).MatchString(out) {
+			t.Errorf("metadata-quorum describe --replication has no Observer row for broker %s:\n%s", id, out)
+		}
+	}
 
 	const topic = "split"
 	createClusterTopic(t, adm, topic, 1, 3, map[string]*string{"min.insync.replicas": kmsg.StringPtr("2")})
